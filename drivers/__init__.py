@@ -1,0 +1,1 @@
+"""drivers: a standalone library of transports, device drivers and emulators for POS hardware."""

@@ -1,0 +1,1 @@
+"""posbridge: the mPOS hardware bridge daemon."""
