@@ -1,0 +1,177 @@
+"""Configuration: one TOML file, validated once into typed objects at start.
+
+Unknown keys are errors that name their path (``devices[0].colour``); bad device URLs and
+duplicate device ids are rejected with one clear message, so a technician sees every
+problem of a config file before the daemon touches any hardware. Without a file the
+daemon runs the built-in demo configuration, in which every device is an emulator.
+"""
+
+from __future__ import annotations
+
+import enum
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from drivers.errors import DeviceError
+from drivers.url import DeviceURL
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DeviceConfig",
+    "DeviceKind",
+    "JobsConfig",
+    "ServerConfig",
+    "demo_config",
+    "load_config",
+]
+
+DEFAULT_PORT = 8765
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message lists every problem found."""
+
+
+class DeviceKind(enum.StrEnum):
+    RECEIPT_PRINTER = "receipt_printer"
+    LABEL_PRINTER = "label_printer"
+    SCANNER = "scanner"
+    FISCAL_CASHBOX = "fiscal_cashbox"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = DEFAULT_PORT
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1", "::1"]
+    )
+    allowed_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 2 * 1024 * 1024
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_are_exact(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin in ("*", "null") or "://" not in origin or origin.endswith("/"):
+                raise ValueError(
+                    f"{origin!r} is not an exact origin such as 'https://pos.example.com'"
+                )
+        return origins
+
+
+class JobsConfig(_Strict):
+    receipt_deadline_s: Annotated[float, Field(gt=0)] = 3600.0
+    # A drawer that opens minutes after the sale is worse than one that does not open.
+    drawer_deadline_s: Annotated[float, Field(gt=0)] = 30.0
+    retention_hours: Annotated[float, Field(gt=0)] = 7 * 24.0
+    max_wait_s: Annotated[float, Field(gt=0, le=300)] = 60.0
+
+
+class DeviceConfig(_Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+    kind: DeviceKind
+    url: str
+    profile: str = "TM-T88V"
+    name: str | None = None
+    # Drawers differ in whether pin 3 reads high when open (Epson's default) or closed.
+    drawer_open_when_high: bool = True
+    status_interval_s: Annotated[float, Field(gt=0, le=3600)] = 2.0
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_usable(cls, url: str) -> str:
+        from drivers.transports import transport_for
+
+        try:
+            transport_for(DeviceURL.parse(url))
+        except DeviceError as exc:
+            raise ValueError(str(exc)) from exc
+        return url
+
+
+class Config(_Strict):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    jobs: JobsConfig = Field(default_factory=JobsConfig)
+    templates_dir: Path | None = None
+    devices: list[DeviceConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ids_are_unique(self) -> Config:
+        seen: set[str] = set()
+        for index, device in enumerate(self.devices):
+            if device.id in seen:
+                raise ValueError(f"devices[{index}].id {device.id!r} is used twice")
+            seen.add(device.id)
+        return self
+
+    def device(self, device_id: str) -> DeviceConfig | None:
+        return next((d for d in self.devices if d.id == device_id), None)
+
+
+def _path(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out or "(top level)"
+
+
+def _explain(error: ValidationError, source: str) -> ConfigError:
+    lines = []
+    for item in error.errors():
+        where = _path(item["loc"])
+        if item["type"] == "extra_forbidden":
+            lines.append(f"  {where}: unknown key")
+        else:
+            message = item["msg"].removeprefix("Value error, ")
+            lines.append(f"  {where}: {message}")
+    return ConfigError(f"{source} is not a valid posbridge configuration:\n" + "\n".join(lines))
+
+
+def parse_config(data: dict[str, Any], source: str = "configuration") -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise _explain(exc, source) from None
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    return parse_config(data, str(path))
+
+
+def demo_config() -> Config:
+    """The built-in configuration: every device is an in-process emulator."""
+    return parse_config(
+        {
+            "devices": [
+                {
+                    "id": "receipt-1",
+                    "kind": "receipt_printer",
+                    "name": "Emulated Epson TM-T88V",
+                    "url": "emu://escpos/receipt-1?profile=TM-T88V",
+                    "profile": "TM-T88V",
+                    "status_interval_s": 1.0,
+                }
+            ]
+        },
+        "built-in demo configuration",
+    )

@@ -1,0 +1,185 @@
+"""The job database: connection settings, schema, migrations and row decoding.
+
+Times are stored as integer microseconds since the Unix epoch (UTC) so that range
+filters and ordering are plain integer comparisons. ``jobs.seq`` is an AUTOINCREMENT
+rowid: it is the FIFO key and the pagination key, and is never reused after a prune.
+Payloads live in their own table so that listings never page through blobs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from posbridge.jobs.errors import UnsupportedSchema
+from posbridge.jobs.models import Job, JobKind, JobState
+
+__all__ = [
+    "JOB_COLUMNS",
+    "SCHEMA_VERSION",
+    "connect_reader",
+    "connect_writer",
+    "from_us",
+    "migrate",
+    "row_to_job",
+    "to_us",
+]
+
+SCHEMA_VERSION = 1
+
+# Index i is the script that takes a database from version i to i + 1.
+_MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE jobs (
+        seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+        id            TEXT    NOT NULL UNIQUE,
+        device_id     TEXT    NOT NULL,
+        kind          TEXT    NOT NULL,
+        state         TEXT    NOT NULL,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        deadline_at   INTEGER,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        held_reason   TEXT,
+        error_code    TEXT,
+        error_detail  TEXT,
+        bytes_total   INTEGER NOT NULL,
+        idempotency_key TEXT
+    );
+    CREATE TABLE payloads (
+        job_seq INTEGER PRIMARY KEY,
+        data    BLOB NOT NULL
+    );
+    CREATE TABLE idempotency (
+        scope          TEXT    NOT NULL,
+        key            TEXT    NOT NULL,
+        fingerprint    TEXT,
+        job_seq        INTEGER NOT NULL,
+        first_response TEXT    NOT NULL,
+        PRIMARY KEY (scope, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX idempotency_by_job ON idempotency (job_seq);
+    -- the worker's question: the oldest open job of a device
+    CREATE INDEX jobs_open ON jobs (device_id, seq) WHERE state IN ('queued', 'held');
+    CREATE INDEX jobs_by_device ON jobs (device_id, seq);
+    CREATE INDEX jobs_by_state ON jobs (state, seq);
+    """,
+]
+assert len(_MIGRATIONS) == SCHEMA_VERSION
+
+JOB_COLUMNS = (
+    "id, seq, device_id, kind, state, created_at, updated_at, deadline_at, attempts, "
+    "held_reason, error_code, error_detail, bytes_total, idempotency_key"
+)
+
+# How long a connection waits for a lock held by another process before failing.
+_BUSY_TIMEOUT_MS = 10_000
+
+
+def to_us(value: datetime) -> int:
+    """A timezone-aware datetime as integer microseconds since the epoch."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value.isoformat()}: give a timezone (UTC)")
+    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(value: int) -> datetime:
+    """The inverse of ``to_us``; always UTC."""
+    seconds, micros = divmod(value, 1_000_000)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
+
+
+def row_to_job(row: tuple[object, ...]) -> Job:
+    """Decode a row selected with ``JOB_COLUMNS``."""
+    (
+        job_id,
+        seq,
+        device_id,
+        kind,
+        state,
+        created_at,
+        updated_at,
+        deadline_at,
+        attempts,
+        held_reason,
+        error_code,
+        error_detail,
+        bytes_total,
+        idempotency_key,
+    ) = row
+    assert isinstance(job_id, str) and isinstance(seq, int) and isinstance(device_id, str)
+    assert isinstance(kind, str) and isinstance(state, str)
+    assert isinstance(created_at, int) and isinstance(updated_at, int)
+    assert deadline_at is None or isinstance(deadline_at, int)
+    assert isinstance(attempts, int) and isinstance(bytes_total, int)
+    assert held_reason is None or isinstance(held_reason, str)
+    assert error_code is None or isinstance(error_code, str)
+    assert error_detail is None or isinstance(error_detail, str)
+    assert idempotency_key is None or isinstance(idempotency_key, str)
+    return Job(
+        id=job_id,
+        seq=seq,
+        device_id=device_id,
+        kind=JobKind(kind),
+        state=JobState(state),
+        created_at=from_us(created_at),
+        updated_at=from_us(updated_at),
+        deadline_at=None if deadline_at is None else from_us(deadline_at),
+        attempts=attempts,
+        held_reason=held_reason,
+        error_code=error_code,
+        error_detail=error_detail,
+        bytes_total=bytes_total,
+        idempotency_key=idempotency_key,
+    )
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: the writer issues BEGIN/COMMIT/SAVEPOINT itself.
+    # check_same_thread=False: each connection is still used by exactly one thread,
+    # but that thread is not always the one that created the object.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+    return conn
+
+
+def connect_writer(path: Path) -> sqlite3.Connection:
+    """The write connection: WAL, and a COMMIT returns only once it is on disk."""
+    conn = _open(path)
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        conn.close()
+        raise sqlite3.OperationalError(f"cannot switch {path} to WAL (got {mode})")
+    # FULL (not NORMAL): in WAL mode NORMAL may lose the last commits on power loss,
+    # and an accepted job must survive that.
+    conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+def connect_reader(path: Path) -> sqlite3.Connection:
+    """A connection that can only read (guards against a write slipping past the writer)."""
+    conn = _open(path)
+    conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema to ``SCHEMA_VERSION``; runs inside the caller's transaction."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise UnsupportedSchema(
+            f"the job database has schema version {version}, newer than this posbridge "
+            f"understands ({SCHEMA_VERSION}); upgrade posbridge or move the file away"
+        )
+    for step in range(version, SCHEMA_VERSION):
+        # executescript would COMMIT the open transaction; run statement by statement.
+        for statement in _split(_MIGRATIONS[step]):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {step + 1}")
+
+
+def _split(script: str) -> list[str]:
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

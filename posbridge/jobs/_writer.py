@@ -1,0 +1,264 @@
+"""Group commit: one thread owns the write connection and commits many operations at once.
+
+Callers on the event loop hand in a function of the connection and await a future.
+The thread takes everything that is waiting, runs it all in one ``BEGIN IMMEDIATE``
+transaction (each operation inside its own SAVEPOINT, so one failing operation rolls
+back only itself), commits once, and only then settles the callers' futures. While
+the thread waits for the disk, new operations pile up and ride the next commit: the
+cost of an fsync is shared by everybody who arrived during the previous one.
+
+Reads use a second connection on a single reader thread; under WAL they never wait
+for the writer and only ever see committed rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from posbridge.jobs.errors import JobStoreError, StoreClosed
+from posbridge.jobs.models import StoreStats
+
+__all__ = ["ConnectionFactory", "GroupCommitWriter", "Reader"]
+
+T = TypeVar("T")
+
+ConnectionFactory = Callable[[], sqlite3.Connection]
+
+# Large enough to take all of a burst, small enough to keep one transaction short.
+MAX_BATCH = 512
+
+
+@dataclass(slots=True)
+class _Op(Generic[T]):
+    fn: Callable[[sqlite3.Connection], T]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[T]
+    result: T | None = None
+    error: BaseException | None = None
+
+
+@dataclass(slots=True)
+class _Counters:
+    commits: int = 0
+    ops: int = 0
+    failed_ops: int = 0
+    failed_commits: int = 0
+    max_batch: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_STOP = object()
+
+
+def _translate(exc: BaseException) -> BaseException:
+    """Our own errors and the caller's pass through; sqlite's become JobStoreError."""
+    if isinstance(exc, sqlite3.Error):
+        err = JobStoreError(f"job database error: {exc}")
+        err.__cause__ = exc
+        return err
+    return exc
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():  # the caller gave up waiting; the work is committed regardless
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class GroupCommitWriter:
+    """The single writer thread. ``await writer.run(fn)`` returns after ``fn``'s COMMIT.
+
+    ``fn`` runs on the writer thread with the connection, inside the batch's
+    transaction; it must not commit or roll back. If ``fn`` raises, only its own
+    changes are undone and the exception reaches its caller. If the COMMIT itself
+    fails, every operation of that batch gets the error and nothing of it is kept.
+    Cancelling the awaiting task does not undo an operation that is already queued.
+    """
+
+    def __init__(self, connect: ConnectionFactory, *, name: str = "posbridge-jobs-writer") -> None:
+        self._connect = connect
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._accepting = True
+        self._counters = _Counters()
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+
+    def start(self) -> None:
+        """Start the thread; it opens its connection itself."""
+        self._thread.start()
+
+    @property
+    def stats(self) -> StoreStats:
+        """A snapshot of the commit counters."""
+        c = self._counters
+        with c.lock:
+            return StoreStats(
+                commits=c.commits,
+                ops=c.ops,
+                failed_ops=c.failed_ops,
+                failed_commits=c.failed_commits,
+                max_batch=c.max_batch,
+            )
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Queue ``fn`` for the next batch and wait until its transaction committed."""
+        loop = asyncio.get_running_loop()
+        op: _Op[T] = _Op(fn=fn, loop=loop, future=loop.create_future())
+        # The lock pairs with the thread's shutdown: anything put while accepting is
+        # seen by the thread's final drain, so no caller waits forever.
+        with self._lock:
+            if not self._accepting:
+                raise StoreClosed("the job store is closed")
+            self._queue.put(op)
+        return await op.future
+
+    def close(self) -> None:
+        """Stop accepting; the thread finishes what is queued, then exits."""
+        with self._lock:
+            if self._accepting:
+                self._accepting = False
+                self._queue.put(_STOP)
+
+    async def wait_closed(self) -> None:
+        """Wait for the thread to finish its last batch and close its connection."""
+        if self._thread.is_alive():
+            await asyncio.to_thread(self._thread.join)
+
+    # --- writer thread -------------------------------------------------------------
+
+    def _main(self) -> None:
+        try:
+            conn = self._connect()
+        except BaseException as exc:  # noqa: BLE001 - every waiting caller must hear of it
+            self._shutdown(_translate(exc))
+            return
+        try:
+            self._loop(conn)
+        except BaseException as exc:  # noqa: BLE001 - a dead writer must fail its callers
+            self._shutdown(_translate(exc))
+        finally:
+            conn.close()
+
+    def _loop(self, conn: sqlite3.Connection) -> None:
+        while True:
+            batch: list[_Op[Any]] = []
+            stop = False
+            item = self._queue.get()
+            while True:
+                if item is _STOP:
+                    stop = True
+                    break
+                assert isinstance(item, _Op)
+                batch.append(item)
+                if len(batch) >= MAX_BATCH:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._run_batch(conn, batch)
+            if stop:
+                self._shutdown(StoreClosed("the job store is closed"))
+                return
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Op[Any]]) -> None:
+        batch_error: BaseException | None = None
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for op in batch:
+                self._run_one(conn, op)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            batch_error = _translate(exc)
+            with contextlib.suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+        c = self._counters
+        with c.lock:
+            c.ops += len(batch)
+            c.max_batch = max(c.max_batch, len(batch))
+            if batch_error is None:
+                c.commits += 1
+                c.failed_ops += sum(1 for op in batch if op.error is not None)
+            else:
+                c.failed_commits += 1
+                c.failed_ops += len(batch)
+        for op in batch:
+            error = batch_error if batch_error is not None else op.error
+            with contextlib.suppress(RuntimeError):  # the caller's loop is already closed
+                op.loop.call_soon_threadsafe(_settle, op.future, op.result, error)
+
+    @staticmethod
+    def _run_one(conn: sqlite3.Connection, op: _Op[Any]) -> None:
+        conn.execute("SAVEPOINT op")
+        try:
+            op.result = op.fn(conn)
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, not swallowed
+            op.error = _translate(exc)
+            # Some sqlite errors (disk full, I/O) abort the whole transaction; then the
+            # savepoint is gone and the batch must fail as one (raised to _run_batch).
+            conn.execute("ROLLBACK TO op")
+        conn.execute("RELEASE op")
+
+    def _shutdown(self, error: BaseException) -> None:
+        with self._lock:
+            self._accepting = False
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, _Op):
+                with contextlib.suppress(RuntimeError):
+                    item.loop.call_soon_threadsafe(_settle, item.future, None, error)
+
+
+class Reader:
+    """A read-only connection used from one dedicated thread."""
+
+    def __init__(self, connect: ConnectionFactory, *, name: str = "posbridge-jobs-read") -> None:
+        self._connect = connect
+        self._conn: sqlite3.Connection | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._closed = False
+
+    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._conn is None:
+            self._conn = self._connect()
+        try:
+            return fn(self._conn)
+        except sqlite3.Error as exc:
+            raise JobStoreError(f"job database error: {exc}") from exc
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` with the read connection on the reader thread."""
+        if self._closed:
+            raise StoreClosed("the job store is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._call, fn)
+
+    def _close_conn(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def aclose(self) -> None:
+        """Close the connection on its own thread and stop the thread."""
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._close_conn)
+        await asyncio.to_thread(self._executor.shutdown, wait=True)
