@@ -41,8 +41,11 @@ class DeviceURL:
             raise InvalidURL(f"{raw!r} is not a device URL (expected scheme://address)")
         try:
             port = parts.port
-        except ValueError as exc:
-            raise InvalidURL(f"{raw!r}: bad port") from exc
+        except ValueError:
+            # Not every scheme has a port after the colon (``usb://04b8:0e15`` is VID:PID),
+            # so a non-numeric one is left in ``netloc``; transports that need a port
+            # validate it themselves.
+            port = None
         pairs = parse_qsl(parts.query, keep_blank_values=True)
         options: dict[str, str] = {}
         for key, value in pairs:

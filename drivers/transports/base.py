@@ -33,14 +33,14 @@ class Transport(ABC):
         """Send all of ``data`` (drained to the OS / device before returning)."""
 
     @abstractmethod
-    async def read(self, max_bytes: int, timeout: float) -> bytes:
+    async def read(self, max_bytes: int, timeout: float) -> bytes:  # noqa: ASYNC109
         """Return 1..max_bytes bytes as soon as any arrive, or b"" after ``timeout`` seconds."""
 
     @abstractmethod
     async def aclose(self) -> None:
         """Close the link; idempotent."""
 
-    async def read_exactly(self, n: int, timeout: float) -> bytes:
+    async def read_exactly(self, n: int, timeout: float) -> bytes:  # noqa: ASYNC109
         """Read until ``n`` bytes arrived or ``timeout`` passed; may return fewer."""
         import time
 
