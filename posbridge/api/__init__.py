@@ -1,0 +1,1 @@
+"""The daemon's HTTP API: app factory, routes per resource, errors and security."""
