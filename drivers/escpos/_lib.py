@@ -24,7 +24,22 @@ def _prepare_cache_dir() -> None:
 
 _prepare_cache_dir()
 
+from escpos import constants as escpos_constants  # noqa: E402
+from escpos import exceptions as escpos_exceptions  # noqa: E402
 from escpos import printer as escpos_printer  # noqa: E402
+from escpos.capabilities import CAPABILITIES as ESCPOS_CAPABILITIES  # noqa: E402
+from escpos.capabilities import NotSupported as EscposNotSupported  # noqa: E402
+from escpos.capabilities import Profile as EscposProfile  # noqa: E402
 from escpos.capabilities import get_profile  # noqa: E402
+from escpos.magicencode import Encoder as EscposTextEncoder  # noqa: E402
 
-__all__ = ["escpos_printer", "get_profile"]
+__all__ = [
+    "ESCPOS_CAPABILITIES",
+    "EscposNotSupported",
+    "EscposProfile",
+    "EscposTextEncoder",
+    "escpos_constants",
+    "escpos_exceptions",
+    "escpos_printer",
+    "get_profile",
+]

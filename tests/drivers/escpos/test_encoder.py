@@ -155,6 +155,21 @@ def test_encoding_is_independent_of_earlier_receipts(t88v: PrinterProfile) -> No
     assert second.getvalue() == fresh.getvalue() == ESC_INIT + b"\x1bt\x00\x81\n"
 
 
+def test_text_bytes_match_python_escpos(t88v: PrinterProfile) -> None:
+    # Shared tables and remembered code page choices must not change a single byte.
+    from drivers.escpos._lib import escpos_printer
+
+    lines = ["Grüße € 49,00", "‰ Ωμέγα ü", "Привет ß ☃", "€€ ü € ü"]
+    reference = escpos_printer.Dummy(profile="TM-T88V")
+    for line in lines:
+        reference.text(line + "\n")
+    for _ in range(2):  # the second round is served from remembered choices
+        enc = ReceiptEncoder(t88v)
+        for line in lines:
+            enc.text(line)
+        assert body(enc) == reference.output
+
+
 # -- barcodes --------------------------------------------------------------------------
 
 

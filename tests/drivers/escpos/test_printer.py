@@ -197,6 +197,19 @@ async def test_late_answers_are_not_mistaken_for_new_ones(t88v: PrinterProfile) 
     assert status.paper is PaperState.OK
 
 
+async def test_cancelled_query_resyncs(t88v: PrinterProfile) -> None:
+    printer, _ = make(
+        t88v,
+        Step(DLE_EOT_ALL, b"\x12\x12\x12\x72", delay=0.1),
+        Step(DLE_EOT_ALL, OK),
+    )
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.05):
+            await printer.status()
+    await asyncio.sleep(0.1)
+    assert (await printer.status()).paper is PaperState.OK
+
+
 # -- ASB -----------------------------------------------------------------------------
 
 
