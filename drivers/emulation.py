@@ -52,7 +52,7 @@ class EmulatorSession:
         if reply:
             self.push(reply)
 
-    async def read(self, max_bytes: int, timeout: float) -> bytes:
+    async def read(self, max_bytes: int, timeout: float) -> bytes:  # noqa: ASYNC109
         if not self._inbox and not self.closed:
             self._ready.clear()
             try:

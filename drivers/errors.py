@@ -11,7 +11,7 @@ technicians) can rely on; messages are for humans and may change.
     │   ├── ConnectFailed            connect_failed      could not open the link
     │   ├── ConnectionLost           connection_lost     the link dropped while in use
     │   └── TransportTimeout         timeout             the device did not answer in time
-    ├── ProtocolError                protocol_error      the device answered something we cannot parse
+    ├── ProtocolError                protocol_error      an answer we cannot parse
     └── DeviceNotReady               device_not_ready    paper out, cover open, offline, ...
 
 Third-party exceptions (OSError, serial.SerialException, usb.core.USBError, escpos errors)

@@ -295,7 +295,9 @@ def test_cuts_and_drawer_pulses() -> None:
 
 
 def dle_eot_all(emulator: EscposEmulator) -> bytes:
-    return emulator.receive(DLE_EOT + b"\x01" + DLE_EOT + b"\x02" + DLE_EOT + b"\x03" + DLE_EOT + b"\x04")
+    return emulator.receive(
+        DLE_EOT + b"\x01" + DLE_EOT + b"\x02" + DLE_EOT + b"\x03" + DLE_EOT + b"\x04"
+    )
 
 
 STATUS_CASES = [

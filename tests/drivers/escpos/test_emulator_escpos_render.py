@@ -49,7 +49,7 @@ def test_code128_and_qr_decode_from_the_png() -> None:
     ("code", "symbology", "function", "expected", "zxing_format"),
     [
         ("4006381333931", "EAN13", "A", "4006381333931", "EAN13"),
-        ("01234567890", "UPC-A", "B", "012345678905", "UPCA"),
+        ("01234567890", "UPC-A", "B", "012345678905", "UPCA EAN13"),
         ("ABC-123", "CODE39", "B", "ABC-123", "Code39"),
         ("12345678", "ITF", "A", "12345678", "ITF"),
         ("{BA{{Z-9", "CODE128", "B", "A{Z-9", "Code128"),
@@ -63,8 +63,13 @@ def test_each_1d_symbology_decodes(
     image = png_of(bytes(p.output))
 
     results = zxingcpp.read_barcodes(image)
-    assert [r.text for r in results] == [expected]
-    assert zxing_format.lower() in str(results[0].format).lower().replace("-", "")
+    assert len(results) == 1
+    text = results[0].text
+    if symbology == "UPC-A":
+        # A UPC-A symbol is an EAN-13 one with a leading 0; readers differ in reporting it.
+        text = text[-12:]
+    assert text == expected
+    assert str(results[0].format).replace(" ", "").replace("-", "") in zxing_format
 
 
 @pytest.mark.parametrize("ec", [0, 1, 2, 3])
@@ -138,7 +143,8 @@ def test_output_text_markers() -> None:
     assert "[BARCODE CODE128 ORDER-12345]" in lines
     assert f"[QR {QR_URL}]" in lines
     assert "[IMAGE 24x10]" in lines  # raster width is whole bytes
-    assert lines[-3:] == [CUT_LINE, PARTIAL_CUT_LINE, "[DRAWER pin 2]"]
+    # python-escpos feeds 6 lines before each cut, so the paper reaches the cutter.
+    assert [line for line in lines if line][-3:] == [CUT_LINE, PARTIAL_CUT_LINE, "[DRAWER pin 2]"]
     assert "8<" in CUT_LINE
 
 

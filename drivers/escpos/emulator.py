@@ -1,0 +1,987 @@
+"""A byte-exact imitation of an Epson TM-T88 receipt printer.
+
+``EscposEmulator.receive`` is an incremental ESC/POS parser: bytes may arrive split at any
+boundary, a partial command waits in a buffer until the rest comes. Commands fall in two
+groups, as on the real printer:
+
+* status commands (``DLE EOT``, ``DLE ENQ``, ``DLE DC4``, ``GS a``, ``GS r``, ``GS I``) are
+  answered at once, whatever state the printer is in;
+* everything else is print data. While the printer cannot print (paper out, cover open,
+  offline, error) print data is held in the receive buffer and printed, once and in order,
+  as soon as the fault clears.
+
+Printed output goes to a ``Paper`` (``drivers.escpos.paper``), which ``output_text`` and
+``output_png`` render. Status bytes follow Epson TM-T88V (fixed bits 0x12, see
+``drivers.escpos.status`` for the layouts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from PIL import Image
+
+from drivers.emulation import Emulator
+from drivers.errors import InvalidURL, UnsupportedFeature
+from drivers.escpos._lib import EscposTextEncoder, get_profile
+from drivers.escpos.paper import (
+    Align,
+    Barcode,
+    Cut,
+    DrawerPulse,
+    Feed,
+    Font,
+    ImageSource,
+    Paper,
+    QrCode,
+    RasterImage,
+    Span,
+    Symbology,
+    TextLine,
+    TextStyle,
+)
+from drivers.escpos.render import render_png, render_text
+from drivers.escpos.status import DLE_EOT_FIXED, ErrorKind, PaperState, PrinterStatus
+
+__all__ = ["EmulatorOption", "EscposEmulator", "decode_code128"]
+
+ESC, GS, DLE, FS = 0x1B, 0x1D, 0x10, 0x1C
+EOT, ENQ, DC4 = 0x04, 0x05, 0x14
+
+_DEFAULT_PROFILE = "TM-T88V"
+_FALLBACK_WIDTH_PX = 512  # generic profiles do not say; the narrowest common 80 mm head
+_DEFAULT_LINE_SPACING = 30  # dots, 1/6 inch at 180 dpi
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class EmulatorOption(enum.StrEnum):
+    """Options of ``emu://escpos/NAME?...``."""
+
+    PROFILE = "profile"
+    NEAR_END_SENSOR = "near_end_sensor"
+    DRAWER_AUTO_CLOSE_MS = "drawer_auto_close_ms"
+
+
+class _Fault(enum.StrEnum):
+    PAPER = "paper"
+    COVER = "cover"
+    ONLINE = "online"
+    OFFLINE = "offline"
+    DRAWER = "drawer"
+    ERROR = "error"
+
+
+# Fixed-length commands: second byte -> total length. Longer forms are computed below.
+_ESC_FIXED: dict[int, int] = {
+    **{c: 2 for c in b"@2<imLSv\x0c"},
+    **{c: 3 for c in b"!EG-Mat{dJe3A+rRVU =%?TuK"},
+    **{c: 4 for c in b"$\\Bc"},
+    ord("p"): 5,
+    ord("W"): 10,
+}
+_GS_FIXED: dict[int, int] = {
+    **{c: 2 for c in b":"},
+    **{c: 3 for c in b"!BHfhwarIb|T/jE"},
+    **{c: 4 for c in b"LWP$\\"},
+    ord("^"): 5,
+}
+_FS_FIXED: dict[int, int] = {
+    **{c: 2 for c in b".&"},
+    **{c: 3 for c in b"C!-W"},
+    ord("p"): 4,
+}
+_DC4_LENGTHS: dict[int, int] = {1: 5, 2: 5, 3: 5, 7: 4, 8: 10}
+
+# GS k function B symbology numbers; function A uses 0..6 for the first seven.
+_SYMBOLOGIES: dict[int, Symbology] = {
+    65: Symbology.UPC_A,
+    66: Symbology.UPC_E,
+    67: Symbology.EAN13,
+    68: Symbology.EAN8,
+    69: Symbology.CODE39,
+    70: Symbology.ITF,
+    71: Symbology.CODABAR,
+    72: Symbology.CODE93,
+    73: Symbology.CODE128,
+    74: Symbology.GS1_128,
+    75: Symbology.GS1_DATABAR_OMNIDIRECTIONAL,
+    76: Symbology.GS1_DATABAR_TRUNCATED,
+    77: Symbology.GS1_DATABAR_LIMITED,
+    78: Symbology.GS1_DATABAR_EXPANDED,
+}
+_QR_EC_LEVELS = {48: "L", 49: "M", 50: "Q", 51: "H"}
+_PARTIAL_CUT_MODES = {1, 49, 66, 98, 104}
+_FEED_THEN_CUT_MODES = {65, 66, 97, 98, 103, 104}
+
+# GS I n, n = 1..3 (or 49..51): model ID, type ID (0x02 = autocutter), ROM version ID.
+_GS_I_BYTES = {1: 0x20, 2: 0x02, 3: 0x40}
+
+
+def _length(buf: bytearray, n: int) -> int | None:
+    """``n`` if the buffer holds that many bytes yet, else None (wait for more)."""
+    return n if len(buf) >= n else None
+
+
+def _nul_terminated(buf: bytearray, start: int) -> int | None:
+    end = buf.find(0, start)
+    return None if end < 0 else end + 1
+
+
+def _esc_length(buf: bytearray) -> int | None:
+    if len(buf) < 2:
+        return None
+    c = buf[1]
+    if c in _ESC_FIXED:
+        return _length(buf, _ESC_FIXED[c])
+    if c == ord("*"):  # ESC * m nL nH d1..dk
+        if len(buf) < 5:
+            return None
+        columns = buf[3] | buf[4] << 8
+        per_column = 1 if buf[2] in (0, 1) else 3
+        return _length(buf, 5 + columns * per_column)
+    if c == ord("("):  # ESC ( fn pL pH ...
+        if len(buf) < 5:
+            return None
+        return _length(buf, 5 + (buf[3] | buf[4] << 8))
+    if c == ord("D"):  # tab positions, NUL-terminated
+        return _nul_terminated(buf, 2)
+    if c == ord("&"):  # ESC & y c1 c2 [x d1..d(y*x)]...
+        if len(buf) < 5:
+            return None
+        rows, first, last = buf[2], buf[3], buf[4]
+        pos = 5
+        for _ in range(max(0, last - first + 1)):
+            if len(buf) <= pos:
+                return None
+            pos += 1 + rows * buf[pos]
+        return _length(buf, pos)
+    return 2
+
+
+def _gs_length(buf: bytearray) -> int | None:
+    if len(buf) < 2:
+        return None
+    c = buf[1]
+    if c in _GS_FIXED:
+        return _length(buf, _GS_FIXED[c])
+    if c == ord("V"):
+        if len(buf) < 3:
+            return None
+        return _length(buf, 4 if buf[2] in _FEED_THEN_CUT_MODES else 3)
+    if c == ord("k"):
+        if len(buf) < 3:
+            return None
+        if buf[2] <= 6:
+            return _nul_terminated(buf, 3)
+        if len(buf) < 4:
+            return None
+        return _length(buf, 4 + buf[3])
+    if c == ord("v"):  # GS v 0 m xL xH yL yH d
+        if len(buf) < 8:
+            return None
+        return _length(buf, 8 + (buf[4] | buf[5] << 8) * (buf[6] | buf[7] << 8))
+    if c == ord("("):  # GS ( X pL pH ...
+        if len(buf) < 5:
+            return None
+        return _length(buf, 5 + (buf[3] | buf[4] << 8))
+    if c == ord("8"):  # GS 8 L p1 p2 p3 p4 ...
+        if len(buf) < 7:
+            return None
+        return _length(buf, 7 + int.from_bytes(buf[3:7], "little"))
+    if c == ord("*"):  # GS * x y d, x*y*8 bytes
+        if len(buf) < 4:
+            return None
+        return _length(buf, 4 + buf[2] * buf[3] * 8)
+    return 2
+
+
+def _dle_length(buf: bytearray) -> int | None:
+    if len(buf) < 2:
+        return None
+    c = buf[1]
+    if c == EOT:
+        if len(buf) < 3:
+            return None
+        return _length(buf, 4 if buf[2] in (7, 8) else 3)
+    if c == ENQ:
+        return _length(buf, 3)
+    if c == DC4:
+        if len(buf) < 3:
+            return None
+        return _length(buf, _DC4_LENGTHS.get(buf[2], 3))
+    return 1
+
+
+def _fs_length(buf: bytearray) -> int | None:
+    if len(buf) < 2:
+        return None
+    c = buf[1]
+    if c in _FS_FIXED:
+        return _length(buf, _FS_FIXED[c])
+    if c == ord("("):
+        if len(buf) < 5:
+            return None
+        return _length(buf, 5 + (buf[3] | buf[4] << 8))
+    return 2
+
+
+def _command_length(buf: bytearray) -> int | None:
+    """Length of the command at the start of ``buf``, or None if it is not complete yet.
+
+    Printable bytes (0x20..0xFF) form one text "command" per run.
+    """
+    first = buf[0]
+    if first >= 0x20:
+        end = 1
+        while end < len(buf) and buf[end] >= 0x20:
+            end += 1
+        return end
+    if first == ESC:
+        return _esc_length(buf)
+    if first == GS:
+        return _gs_length(buf)
+    if first == DLE:
+        return _dle_length(buf)
+    if first == FS:
+        return _fs_length(buf)
+    return 1
+
+
+def _is_status_command(cmd: bytes) -> bool:
+    """Commands answered at once even while print data is held."""
+    if cmd[0] == DLE and len(cmd) >= 2 and cmd[1] in (EOT, ENQ, DC4):
+        return True
+    return cmd[0] == GS and len(cmd) >= 2 and cmd[1] in b"arI"
+
+
+def decode_code128(raw: bytes) -> str:
+    """The data a scanner reads from an ESC/POS CODE128 payload such as ``{BORDER-1``.
+
+    ``{A``/``{B``/``{C`` switch code sets (in C each byte is a value 0..99 = two digits),
+    ``{{`` is a literal ``{``; function characters (``{1``..``{4``, ``{S``) carry no data.
+    """
+    out: list[str] = []
+    code_set = "B"
+    i = 0
+    while i < len(raw):
+        byte = raw[i]
+        if byte == ord("{") and i + 1 < len(raw):
+            nxt = chr(raw[i + 1])
+            i += 2
+            if nxt in "ABC":
+                code_set = nxt
+            elif nxt == "{":
+                out.append("{")
+            continue
+        out.append(f"{byte:02d}" if code_set == "C" else chr(byte))
+        i += 1
+    return "".join(out)
+
+
+def _bits_to_image(data: bytes, width: int, height: int) -> Image.Image:
+    """Row-major, MSB-first bitmap (1 = printed dot) → 1-bit PIL image (0 = black)."""
+    row_bytes = (width + 7) // 8
+    needed = row_bytes * height
+    padded = bytes(data[:needed]).ljust(needed, b"\x00")
+    inverted = bytes(~b & 0xFF for b in padded)
+    image = Image.frombytes("1", (row_bytes * 8, height), inverted)
+    return image.crop((0, 0, width, height)) if row_bytes * 8 != width else image
+
+
+def _scaled(image: Image.Image, x: int, y: int) -> Image.Image:
+    if x == 1 and y == 1:
+        return image
+    return image.resize((image.width * x, image.height * y), Image.Resampling.NEAREST)
+
+
+def _column_image(mode: int, data: bytes) -> Image.Image:
+    """ESC * data (columns of 8 or 24 dots, MSB on top) → image, at printer dot scale."""
+    per_column = 1 if mode in (0, 1) else 3
+    columns = len(data) // per_column
+    height = per_column * 8
+    image = Image.new("1", (max(columns, 1), height), 1)
+    pixels = image.load()
+    assert pixels is not None
+    for col in range(columns):
+        for part in range(per_column):
+            byte = data[col * per_column + part]
+            for bit in range(8):
+                if byte & (0x80 >> bit):
+                    pixels[col, part * 8 + bit] = 0
+    # TM-T88: single density halves horizontal resolution; 8-dot modes are 60 dpi tall.
+    return _scaled(image, 2 if mode in (0, 32) else 1, 3 if mode in (0, 1) else 1)
+
+
+@dataclass
+class _Modes:
+    """Everything ``ESC @`` resets."""
+
+    font: Font = Font.A
+    bold: bool = False
+    underline: int = 0
+    width: int = 1
+    height: int = 1
+    align: Align = Align.LEFT
+    inverse: bool = False
+    upside_down: bool = False
+    double_strike: bool = False
+    code_page: int = 0
+    line_spacing: int = _DEFAULT_LINE_SPACING
+    left_margin: int = 0
+    area_width: int | None = None
+    barcode_height: int = 162
+    barcode_width: int = 3
+    hri_position: int = 0
+    qr_module: int = 3
+    qr_ec: str = "L"
+    qr_model: int = 2
+    qr_data: bytes = b""
+    graphics: Image.Image | None = None
+
+    def style(self) -> TextStyle:
+        return TextStyle(
+            bold=self.bold,
+            underline=self.underline,
+            width=self.width,
+            height=self.height,
+            font=self.font,
+            inverse=self.inverse,
+            upside_down=self.upside_down,
+            double_strike=self.double_strike,
+        )
+
+
+@dataclass
+class _Device:
+    """The mechanical state faults act on."""
+
+    paper: PaperState = PaperState.OK
+    cover_open: bool = False
+    online: bool = True
+    drawer_open: bool = False  # drawer pin 3 high
+    error: ErrorKind = ErrorKind.NONE
+
+    @property
+    def blocked(self) -> bool:
+        return (
+            self.paper is PaperState.OUT
+            or self.cover_open
+            or not self.online
+            or self.error is not ErrorKind.NONE
+        )
+
+
+@dataclass
+class _Line:
+    """The line buffer: characters (and an ESC * stripe) waiting for LF."""
+
+    spans: list[Span] = field(default_factory=list)
+    align: Align = Align.LEFT
+    dots: int = 0
+    stripe: Image.Image | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.spans and self.stripe is None
+
+
+def _parse_bool(key: str, value: str) -> bool:
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise UnsupportedFeature(f"{key}={value!r}: expected true or false")
+
+
+class EscposEmulator(Emulator):
+    """An Epson TM-T88-style ESC/POS printer: parses print data, answers status, takes faults.
+
+    Options: ``profile`` (python-escpos profile name, default TM-T88V), ``near_end_sensor``
+    (default true), ``drawer_auto_close_ms`` (0 = a kicked drawer stays open until a
+    ``drawer=closed`` fault).
+    """
+
+    kind: ClassVar[str] = "escpos"
+    OPTIONS: ClassVar[frozenset[str]] = frozenset(EmulatorOption)
+
+    def __init__(self, options: Mapping[str, str] | None = None) -> None:
+        super().__init__()
+        opts = dict(options or {})
+        unknown = sorted(set(opts) - self.OPTIONS)
+        if unknown:
+            raise InvalidURL(
+                f"unknown escpos emulator option(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(self.OPTIONS))})"
+            )
+        self.profile_name = opts.get(EmulatorOption.PROFILE, _DEFAULT_PROFILE)
+        try:
+            profile = get_profile(self.profile_name)
+        except LookupError as exc:
+            raise InvalidURL(f"unknown printer profile {self.profile_name!r}") from exc
+        try:
+            self.near_end_sensor = _parse_bool(
+                EmulatorOption.NEAR_END_SENSOR, opts.get(EmulatorOption.NEAR_END_SENSOR, "true")
+            )
+            self.drawer_auto_close_ms = int(opts.get(EmulatorOption.DRAWER_AUTO_CLOSE_MS, "0"))
+        except (UnsupportedFeature, ValueError) as exc:
+            raise InvalidURL(f"bad escpos emulator option: {exc}") from exc
+        data = profile.profile_data
+        self.model_name: str = str(data.get("name") or self.profile_name)
+        self.vendor: str = str(data.get("vendor") or "Generic")
+        fonts = data.get("fonts") or {}
+        self.columns_a = int(fonts.get("0", {}).get("columns", 42))
+        self.columns_b = int(fonts.get("1", {}).get("columns", self.columns_a))
+        pixels = data.get("media", {}).get("width", {}).get("pixels")
+        self.width_px = pixels if isinstance(pixels, int) else _FALLBACK_WIDTH_PX
+        # code page number -> python-escpos encoding name, from the profile's table.
+        self._code_page_names = {int(num): name for name, num in profile.get_code_pages().items()}
+        self._code_page_chars: dict[int, list[str]] = {}
+
+        self.paper = Paper()
+        self.printed_bytes = bytearray()
+        """Every print-data byte printed so far, in order (status commands excluded)."""
+        self.drawer_pulses: list[DrawerPulse] = []
+        self.unknown_commands: list[bytes] = []
+        """Commands the emulator skipped because it does not know them (first bytes)."""
+        self.cuts = 0
+        self._rx = bytearray()
+        self._held: list[bytes] = []
+        self._modes = _Modes()
+        self._line = _Line()
+        self._device = _Device()
+        self._asb_mask = 0
+        self._last_asb: bytes | None = None
+        self._auto_close: asyncio.TimerHandle | None = None
+        self._handlers = self._build_handlers()
+
+    # -- Emulator surface ----------------------------------------------------------------
+    def receive(self, data: bytes) -> bytes:
+        """Consume host bytes split anywhere; return the status replies they asked for."""
+        self._rx += data
+        replies = bytearray()
+        while self._rx:
+            length = _command_length(self._rx)
+            if length is None:
+                break
+            cmd = bytes(self._rx[:length])
+            del self._rx[:length]
+            if _is_status_command(cmd):
+                replies += self._status_command(cmd)
+            elif self._device.blocked:
+                self._held.append(cmd)
+            else:
+                self._print_command(cmd)
+        return bytes(replies)
+
+    def apply_device_fault(self, key: str, value: str) -> None:
+        device = self._device
+        try:
+            fault = _Fault(key)
+        except ValueError:
+            known = ", ".join(f.value for f in _Fault)
+            raise UnsupportedFeature(
+                f"escpos emulator has no fault {key!r} (known: {known}, link)"
+            ) from None
+        if fault is _Fault.PAPER:
+            try:
+                device.paper = PaperState(value)
+            except ValueError:
+                raise UnsupportedFeature(f"paper={value!r}: expected ok, near_end or out") from None
+        elif fault is _Fault.COVER:
+            device.cover_open = self._choice(key, value, {"open": True, "closed": False})
+        elif fault is _Fault.ONLINE:
+            device.online = self._choice(key, value, {"true": True, "false": False})
+        elif fault is _Fault.OFFLINE:
+            device.online = not self._choice(key, value, {"true": True, "false": False})
+        elif fault is _Fault.DRAWER:
+            device.drawer_open = self._choice(key, value, {"open": True, "closed": False})
+        else:
+            try:
+                device.error = ErrorKind(value)
+            except ValueError:
+                known = ", ".join(e.value for e in ErrorKind)
+                raise UnsupportedFeature(f"error={value!r}: expected one of {known}") from None
+        self._status_changed()
+        self._release_held()
+
+    @staticmethod
+    def _choice(key: str, value: str, choices: Mapping[str, bool]) -> bool:
+        try:
+            return choices[value.lower()]
+        except KeyError:
+            expected = " or ".join(choices)
+            raise UnsupportedFeature(f"{key}={value!r}: expected {expected}") from None
+
+    def state(self) -> dict[str, str]:
+        device = self._device
+        return {
+            **super().state(),
+            "paper": device.paper.value,
+            "cover": "open" if device.cover_open else "closed",
+            "online": "true" if device.online else "false",
+            "drawer": "open" if device.drawer_open else "closed",
+            "error": device.error.value,
+            "held_bytes": str(sum(len(cmd) for cmd in self._held)),
+        }
+
+    def output_text(self) -> str:
+        return render_text(self.paper)
+
+    def output_png(self) -> bytes:
+        return render_png(self.paper, self.width_px, self.columns_a, self.columns_b)
+
+    def clear_output(self) -> None:
+        self.paper.clear()
+        self.printed_bytes.clear()
+        self.drawer_pulses.clear()
+        self.unknown_commands.clear()
+        self.cuts = 0
+
+    # -- status ----------------------------------------------------------------------------
+    def printer_status(self) -> PrinterStatus:
+        """The state the printer would report, as the driver's status model."""
+        device = self._device
+        return PrinterStatus(
+            online=not self._offline,
+            paper=device.paper,
+            cover_open=device.cover_open,
+            drawer_pin3_high=device.drawer_open,
+            error=device.error,
+            raw=self._asb(),
+        )
+
+    @property
+    def _offline(self) -> bool:
+        return self._device.blocked
+
+    def _dle_eot(self, n: int) -> int:
+        device = self._device
+        value = DLE_EOT_FIXED
+        if n == 1:
+            value |= 0x04 if device.drawer_open else 0
+            value |= 0x08 if self._offline else 0
+        elif n == 2:
+            value |= 0x04 if device.cover_open else 0
+            value |= 0x20 if device.paper is PaperState.OUT else 0
+            value |= 0x40 if device.error is not ErrorKind.NONE else 0
+        elif n == 3:
+            value |= self._error_bits()
+        elif n == 4:
+            if device.paper is PaperState.OUT:
+                value |= 0x60
+            elif device.paper is PaperState.NEAR_END and self.near_end_sensor:
+                value |= 0x0C
+        return value
+
+    def _error_bits(self) -> int:
+        return {
+            ErrorKind.NONE: 0x00,
+            ErrorKind.CUTTER: 0x08,
+            ErrorKind.UNRECOVERABLE: 0x20,
+            ErrorKind.AUTO_RECOVERABLE: 0x40,
+        }[self._device.error]
+
+    def _paper_sensor_bits(self) -> int:
+        """ASB byte 3 / ``GS r 1``: 0x03 near end, 0x0C paper end."""
+        paper = self._device.paper
+        if paper is PaperState.OUT:
+            return 0x0C
+        if paper is PaperState.NEAR_END and self.near_end_sensor:
+            return 0x03
+        return 0x00
+
+    def _asb(self) -> bytes:
+        device = self._device
+        first = 0x10
+        first |= 0x04 if device.drawer_open else 0
+        first |= 0x08 if self._offline else 0
+        first |= 0x20 if device.cover_open else 0
+        return bytes((first, self._error_bits(), self._paper_sensor_bits(), 0x00))
+
+    def _status_changed(self) -> None:
+        """Send automatic status back when it is enabled and the status differs."""
+        if not self._asb_mask:
+            return
+        asb = self._asb()
+        if asb != self._last_asb:
+            self._last_asb = asb
+            self.broadcast(asb)
+
+    def _status_command(self, cmd: bytes) -> bytes:
+        second = cmd[1]
+        if cmd[0] == DLE:
+            if second == EOT:
+                return bytes((self._dle_eot(cmd[2]),)) if 1 <= cmd[2] <= 4 else b""
+            if second == DC4 and cmd[2] == 1:  # real-time drawer pulse: DLE DC4 1 m t
+                self._drawer_pulse(pin=2 if cmd[3] == 0 else 5, on_ms=cmd[4] * 100)
+            elif second == DC4 and cmd[2] not in (2, 8):
+                self.unknown_commands.append(cmd[:3])
+            return b""  # DLE ENQ (recover / clear buffers) has no reply
+        n = cmd[2]
+        if second == ord("a"):
+            self._asb_mask = n
+            if n:
+                self._last_asb = self._asb()
+                return self._last_asb
+            return b""
+        if second == ord("r"):
+            if n in (1, 49):
+                return bytes((self._paper_sensor_bits(),))
+            if n in (2, 50):
+                return bytes((0x01 if self._device.drawer_open else 0x00,))
+            return b"\x00"
+        return self._gs_i(n)
+
+    def _gs_i(self, n: int) -> bytes:
+        if n in _GS_I_BYTES or n - 48 in _GS_I_BYTES:
+            return bytes((_GS_I_BYTES.get(n) or _GS_I_BYTES[n - 48],))
+        texts = {
+            65: "30.05 ESC/POS",  # firmware version
+            66: self.vendor.upper(),
+            67: self.model_name,
+            68: "EMU00001",  # serial number
+            69: "PC437",  # font of language
+        }
+        text = texts.get(n)
+        if text is None:
+            self.unknown_commands.append(b"\x1dI" + bytes((n,)))
+            return b""
+        return b"_" + text.encode("ascii", "replace") + b"\x00"
+
+    # -- print data ------------------------------------------------------------------------
+    def _release_held(self) -> None:
+        """Print data held while the printer could not print, once it can."""
+        while self._held and not self._device.blocked:
+            self._print_command(self._held.pop(0))
+
+    def _print_command(self, cmd: bytes) -> None:
+        self.printed_bytes += cmd
+        first = cmd[0]
+        if first >= 0x20:
+            self._text(cmd)
+            return
+        key = bytes(cmd[:2]) if first in (ESC, GS, FS) and len(cmd) >= 2 else bytes(cmd[:1])
+        handler = self._handlers.get(key)
+        if handler is None:
+            self.unknown_commands.append(key)
+            return
+        handler(cmd)
+
+    def _build_handlers(self) -> dict[bytes, Callable[[bytes], None]]:
+        m = self._modes_set
+        ignore: Callable[[bytes], None] = lambda cmd: None  # noqa: E731
+        handlers: dict[bytes, Callable[[bytes], None]] = {
+            b"\n": lambda cmd: self._line_feed(),
+            b"\r": ignore,
+            b"\x18": ignore,
+            b"\x07": ignore,  # BEL: buzzer on models that have one
+            b"\t": lambda cmd: self._tab(),
+            b"\x0c": lambda cmd: self._print_line(),
+            b"\x1b@": lambda cmd: self._initialize(),
+            b"\x1b!": self._esc_print_mode,
+            b"\x1bE": lambda cmd: m(bold=bool(cmd[2] & 1)),
+            b"\x1bG": lambda cmd: m(double_strike=bool(cmd[2] & 1)),
+            b"\x1b-": lambda cmd: m(underline=cmd[2] % 48 if cmd[2] % 48 <= 2 else 0),
+            b"\x1bM": lambda cmd: m(font=Font.B if cmd[2] in (1, 49) else Font.A),
+            b"\x1ba": self._esc_align,
+            b"\x1b{": lambda cmd: m(upside_down=bool(cmd[2] & 1)),
+            b"\x1bt": self._esc_code_page,
+            b"\x1bd": self._esc_feed_lines,
+            b"\x1bJ": lambda cmd: self._feed_dots(cmd[2]),
+            b"\x1be": ignore,  # reverse feed: paper cannot go back on the record
+            b"\x1b2": lambda cmd: m(line_spacing=_DEFAULT_LINE_SPACING),
+            b"\x1b3": lambda cmd: m(line_spacing=cmd[2]),
+            b"\x1bA": lambda cmd: m(line_spacing=cmd[2] * 3),  # n/60 inch
+            b"\x1b+": lambda cmd: m(line_spacing=cmd[2] // 2),  # n/360 inch
+            b"\x1bp": lambda cmd: self._drawer_pulse(
+                pin=2 if cmd[2] in (0, 48) else 5, on_ms=cmd[3] * 2
+            ),
+            b"\x1bi": lambda cmd: self._cut(partial=True),
+            b"\x1bm": lambda cmd: self._cut(partial=True),
+            b"\x1b*": self._esc_bit_image,
+            b"\x1b(": ignore,  # buzzer and other ESC ( settings: no mark on paper
+            b"\x1dV": lambda cmd: self._cut(partial=cmd[2] in _PARTIAL_CUT_MODES),
+            b"\x1d!": lambda cmd: m(width=(cmd[2] >> 4 & 7) + 1, height=(cmd[2] & 7) + 1),
+            b"\x1dB": lambda cmd: m(inverse=bool(cmd[2] & 1)),
+            b"\x1dH": lambda cmd: m(hri_position=cmd[2] % 48),
+            b"\x1dh": lambda cmd: m(barcode_height=cmd[2]),
+            b"\x1dw": lambda cmd: m(barcode_width=cmd[2]),
+            b"\x1dL": lambda cmd: m(left_margin=cmd[2] | cmd[3] << 8),
+            b"\x1dW": lambda cmd: m(area_width=(cmd[2] | cmd[3] << 8) or None),
+            b"\x1dk": self._gs_barcode,
+            b"\x1dv": self._gs_raster,
+            b"\x1d(": self._gs_paren,
+            b"\x1d8": self._gs_8,
+        }
+        # Settings that leave no mark on the emulated paper (smoothing, density, colour,
+        # HRI font, international charset, rotation, spacing, peripherals, panel keys).
+        for key in (b"\x1bR", b"\x1bV", b"\x1bU", b"\x1b ", b"\x1b=", b"\x1bc", b"\x1bD"):
+            handlers[key] = ignore
+        for key in (b"\x1db", b"\x1d|", b"\x1df", b"\x1dP", b"\x1dE", b"\x1bS", b"\x1bL"):
+            handlers[key] = ignore
+        handlers[b"\x1br"] = ignore
+        return handlers
+
+    def _modes_set(self, **changes: object) -> None:
+        for name, value in changes.items():
+            setattr(self._modes, name, value)
+
+    def _initialize(self) -> None:
+        # ESC @ discards the line buffer and resets modes; ASB and faults stay.
+        self._modes = _Modes()
+        self._line = _Line()
+
+    def _esc_print_mode(self, cmd: bytes) -> None:
+        n = cmd[2]
+        self._modes_set(
+            font=Font.B if n & 0x01 else Font.A,
+            bold=bool(n & 0x08),
+            height=2 if n & 0x10 else 1,
+            width=2 if n & 0x20 else 1,
+            underline=1 if n & 0x80 else 0,
+        )
+
+    def _esc_align(self, cmd: bytes) -> None:
+        align = {0: Align.LEFT, 1: Align.CENTER, 2: Align.RIGHT}.get(cmd[2] % 48, Align.LEFT)
+        self._modes.align = align
+        if self._line.empty:
+            self._line.align = align
+
+    def _esc_code_page(self, cmd: bytes) -> None:
+        if cmd[2] in self._code_page_names:
+            self._modes.code_page = cmd[2]
+        else:
+            self.unknown_commands.append(cmd)
+
+    # -- text ------------------------------------------------------------------------------
+    def _chars(self, page: int) -> list[str]:
+        chars = self._code_page_chars.get(page)
+        if chars is None:
+            try:
+                chars = list(EscposTextEncoder._get_codepage_char_list(self._code_page_names[page]))
+            except (LookupError, AssertionError):
+                chars = ["?"] * 128
+            self._code_page_chars[page] = chars
+        return chars
+
+    def _decode(self, data: bytes) -> str:
+        upper = self._chars(self._modes.code_page)
+        return "".join(chr(b) if b < 0x80 else upper[b - 0x80] for b in data)
+
+    def _char_dots(self, font: Font) -> int:
+        columns = self.columns_b if font is Font.B else self.columns_a
+        return self.width_px // columns
+
+    def _area_dots(self) -> int:
+        modes = self._modes
+        area = self.width_px - modes.left_margin
+        if modes.area_width is not None:
+            area = min(area, modes.area_width)
+        return max(area, self._char_dots(Font.A))
+
+    def _text(self, data: bytes) -> None:
+        style = self._modes.style()
+        char_dots = self._char_dots(style.font) * style.width
+        for char in self._decode(data):
+            line = self._line
+            if line.spans and line.dots + char_dots > self._area_dots():
+                self._flush_line()  # the printer wraps a full line
+                line = self._line
+            if not line.spans:
+                line.align = self._modes.align
+            if line.spans and line.spans[-1].style == style:
+                line.spans[-1].text += char
+            else:
+                line.spans.append(Span(char, style))
+            line.dots += char_dots
+
+    def _tab(self) -> None:
+        char_dots = self._char_dots(self._modes.font) * self._modes.width
+        column = self._line.dots // char_dots
+        self._text(b" " * (8 - column % 8))
+
+    def _line_columns(self, font: Font) -> int:
+        return self._area_dots() // self._char_dots(font)
+
+    def _flush_line(self) -> bool:
+        """Print what the line buffer holds; True if anything was printed."""
+        line = self._line
+        if line.empty:
+            return False
+        if line.stripe is not None:
+            self.paper.add(RasterImage(line.stripe, ImageSource.COLUMN, line.align))
+        if line.spans:
+            columns = self._line_columns(line.spans[0].style.font)
+            self.paper.add(TextLine(line.spans, line.align, columns, self._modes.line_spacing))
+        self._line = _Line(align=self._modes.align)
+        return True
+
+    def _print_line(self) -> None:
+        self._flush_line()
+
+    def _line_feed(self) -> None:
+        if not self._flush_line():
+            columns = self._line_columns(self._modes.font)
+            self.paper.add(TextLine([], self._modes.align, columns, self._modes.line_spacing))
+
+    def _esc_feed_lines(self, cmd: bytes) -> None:
+        if cmd[2] == 0:
+            self._flush_line()
+        for _ in range(cmd[2]):
+            self._line_feed()
+
+    def _feed_dots(self, dots: int) -> None:
+        self._flush_line()
+        self.paper.add(Feed(dots))
+
+    # -- mechanics -------------------------------------------------------------------------
+    def _cut(self, partial: bool) -> None:
+        self._flush_line()
+        self.paper.add(Cut(partial=partial))
+        self.cuts += 1
+
+    def _drawer_pulse(self, pin: int, on_ms: int) -> None:
+        pulse = DrawerPulse(pin=pin, on_ms=on_ms)
+        self.drawer_pulses.append(pulse)
+        self.paper.add(pulse)
+        self._device.drawer_open = True
+        self._status_changed()
+        if self.drawer_auto_close_ms > 0:
+            self._schedule_auto_close()
+
+    def _schedule_auto_close(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no event loop (plain synchronous use): the drawer stays open
+        if self._auto_close is not None:
+            self._auto_close.cancel()
+        self._auto_close = loop.call_later(self.drawer_auto_close_ms / 1000, self._close_drawer)
+
+    def _close_drawer(self) -> None:
+        self._auto_close = None
+        self.apply_device_fault(_Fault.DRAWER, "closed")
+
+    # -- barcodes and 2D codes -------------------------------------------------------------
+    def _gs_barcode(self, cmd: bytes) -> None:
+        m = cmd[2]
+        if m <= 6:
+            raw, symbology = cmd[3:-1], _SYMBOLOGIES.get(m + 65)
+        else:
+            raw, symbology = cmd[4:], _SYMBOLOGIES.get(m)
+        if symbology is None:
+            self.unknown_commands.append(cmd[:3])
+            return
+        code128 = symbology in (Symbology.CODE128, Symbology.GS1_128)
+        data = decode_code128(raw) if code128 else raw.decode("latin-1")
+        self._flush_line()
+        modes = self._modes
+        self.paper.add(
+            Barcode(
+                symbology=symbology,
+                data=data,
+                raw=bytes(raw),
+                height=modes.barcode_height,
+                module_width=modes.barcode_width,
+                hri_position=modes.hri_position,
+                align=modes.align,
+            )
+        )
+
+    def _gs_paren(self, cmd: bytes) -> None:
+        function, payload = cmd[2], cmd[5:]
+        if function == ord("k") and len(payload) >= 2:
+            self._gs_paren_k(cmd, payload)
+        elif function == ord("L") and len(payload) >= 2:
+            self._graphics(cmd, payload)
+        else:
+            self.unknown_commands.append(cmd[:3])
+
+    def _gs_8(self, cmd: bytes) -> None:
+        if cmd[2] == ord("L") and len(cmd) >= 9:
+            self._graphics(cmd, cmd[7:])
+        else:
+            self.unknown_commands.append(cmd[:3])
+
+    def _gs_paren_k(self, cmd: bytes, payload: bytes) -> None:
+        symbol, fn = payload[0], payload[1]
+        modes = self._modes
+        if symbol != 49:  # only QR (cn 49); PDF417, MaxiCode, ... are not emulated
+            self.unknown_commands.append(cmd[:7])
+        elif fn == 65 and len(payload) >= 3:
+            modes.qr_model = {49: 1, 50: 2, 51: 3}.get(payload[2], 2)
+        elif fn == 67 and len(payload) >= 3:
+            modes.qr_module = payload[2]
+        elif fn == 69 and len(payload) >= 3:
+            modes.qr_ec = _QR_EC_LEVELS.get(payload[2], "L")
+        elif fn == 80:
+            modes.qr_data = bytes(payload[3:])
+        elif fn == 81:
+            self._flush_line()
+            try:
+                text = modes.qr_data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = modes.qr_data.decode("latin-1")
+            self.paper.add(
+                QrCode(
+                    data=text,
+                    module_size=modes.qr_module,
+                    ec_level=modes.qr_ec,
+                    model=modes.qr_model,
+                    align=modes.align,
+                )
+            )
+        else:
+            self.unknown_commands.append(cmd[:7])
+
+    # -- images ----------------------------------------------------------------------------
+    def _gs_raster(self, cmd: bytes) -> None:
+        if cmd[2] != ord("0"):
+            self.unknown_commands.append(cmd[:3])
+            return
+        mode = cmd[3] % 48
+        width, height = (cmd[4] | cmd[5] << 8) * 8, cmd[6] | cmd[7] << 8
+        image = _bits_to_image(cmd[8:], width, height)
+        image = _scaled(image, 2 if mode in (1, 3) else 1, 2 if mode in (2, 3) else 1)
+        self._flush_line()
+        self.paper.add(RasterImage(image, ImageSource.RASTER, self._modes.align))
+
+    def _graphics(self, cmd: bytes, payload: bytes) -> None:
+        """``GS ( L`` / ``GS 8 L``: fn 112 stores a raster in the buffer, fn 50 prints it."""
+        fn = payload[1]
+        if fn == 112 and len(payload) >= 10:
+            scale_x, scale_y = payload[3], payload[4]
+            width = payload[6] | payload[7] << 8
+            height = payload[8] | payload[9] << 8
+            image = _bits_to_image(payload[10:], width, height)
+            self._modes.graphics = _scaled(image, max(scale_x, 1), max(scale_y, 1))
+        elif fn in (50, 2):
+            graphics = self._modes.graphics
+            if graphics is not None:
+                self._flush_line()
+                self.paper.add(RasterImage(graphics, ImageSource.GRAPHICS, self._modes.align))
+                self._modes.graphics = None
+        elif fn not in (48, 49):  # 48/49 query capacity/tone: harmless
+            self.unknown_commands.append(cmd[:7])
+
+    def _esc_bit_image(self, cmd: bytes) -> None:
+        mode = cmd[2]
+        if mode not in (0, 1, 32, 33):
+            self.unknown_commands.append(cmd[:3])
+            return
+        stripe = _column_image(mode, cmd[5:])
+        line = self._line
+        if line.empty:
+            line.align = self._modes.align
+        if line.stripe is None:
+            line.stripe = stripe
+        else:  # two ESC * on one line sit side by side
+            joined = Image.new("1", (line.stripe.width + stripe.width, stripe.height), 1)
+            joined.paste(line.stripe, (0, 0))
+            joined.paste(stripe, (line.stripe.width, 0))
+            line.stripe = joined
