@@ -23,8 +23,13 @@ def _png(width: int = 40, height: int = 20) -> str:
 
 CONTRACT_EXAMPLE: dict[str, Any] = {
     "blocks": [
-        {"type": "text", "text": "Grüße aus Wien", "align": "center", "bold": True,
-         "size": "double"},
+        {
+            "type": "text",
+            "text": "Grüße aus Wien",
+            "align": "center",
+            "bold": True,
+            "size": "double",
+        },
         {"type": "columns", "left": "2 x Shirt", "right": "€ 49,00"},
         {"type": "rule"},
         {"type": "barcode", "symbology": "CODE128", "data": "ORDER-12345"},

@@ -64,7 +64,7 @@ def test_columns_wrap_left_and_keep_right_on_first_line() -> None:
     assert lines[0].endswith(" € 6,90") and len(lines[0]) == 30
     assert all(len(line) <= 30 - len("€ 6,90") - 1 for line in lines[1:])
     assert " ".join(line.strip() for line in lines).replace("€ 6,90", "").split() == (
-        "1 x Crème brûlée mit Schlagobers und Namen".split()
+        ["1", "x", "Crème", "brûlée", "mit", "Schlagobers", "und", "Namen"]
     )
 
 

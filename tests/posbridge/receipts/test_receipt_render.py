@@ -38,7 +38,9 @@ def test_starts_with_init_and_adds_no_cut() -> None:
 
 
 def test_cut_and_drawer_only_where_the_document_says() -> None:
-    emulator = _printed(_doc({"type": "text", "text": "x"}, {"type": "cut"}, {"type": "drawer", "pin": 5}))
+    emulator = _printed(
+        _doc({"type": "text", "text": "x"}, {"type": "cut"}, {"type": "drawer", "pin": 5})
+    )
     assert emulator.cuts == 1
     assert [pulse.pin for pulse in emulator.drawer_pulses] == [5]
 
@@ -62,7 +64,10 @@ def test_double_width_text_wraps_at_half_the_columns() -> None:
 
 def test_columns_and_rule_fill_the_line() -> None:
     text = _printed(
-        _doc({"type": "columns", "left": "2 x Shirt", "right": "€ 49,00"}, {"type": "rule", "char": "="})
+        _doc(
+            {"type": "columns", "left": "2 x Shirt", "right": "€ 49,00"},
+            {"type": "rule", "char": "="},
+        )
     ).output_text()
     lines = [line for line in text.splitlines() if line.strip()]
     assert lines == ["2 x Shirt" + " " * 26 + "€ 49,00", "=" * 42]
@@ -74,7 +79,9 @@ def test_accented_and_euro_characters_survive_the_code_pages() -> None:
 
 
 def test_babel_spaces_and_minus_sign_print_as_ascii() -> None:
-    text = _printed(_doc({"type": "columns", "left": "Rabatt", "right": "\u22121\u202f234,50\u00a0€"})).output_text()
+    text = _printed(
+        _doc({"type": "columns", "left": "Rabatt", "right": "\u22121\u202f234,50\u00a0€"})
+    ).output_text()
     assert "-1 234,50 €" in text
 
 
@@ -83,17 +90,27 @@ def test_font_b_uses_its_own_columns() -> None:
     assert "-" * 56 in text
 
 
-def test_unsupported_feature_names_the_block() -> None:
-    profile = load_profile("default")
-    doc = _doc({"type": "text", "text": "ok"}, {"type": "feed"}, {"type": "text", "text": "x", "font": "b"})
-    if profile.font_b:
-        pytest.skip("the default profile has font B")
-    with pytest.raises(UnsupportedFeature, match=r"^blocks\[2\]: "):
+def test_unsupported_feature_keeps_its_class_and_names_the_block() -> None:
+    profile = load_profile("ZJ-5870")  # a 58 mm printer with a single font
+    assert not profile.font_b
+    doc = _doc(
+        {"type": "text", "text": "ok"}, {"type": "feed"}, {"type": "text", "text": "x", "font": "b"}
+    )
+    with pytest.raises(UnsupportedFeature, match=r"^blocks\[2\]: .*font B"):
         render_document(doc, profile)
 
 
+def test_drawer_on_a_printer_without_one_names_the_block() -> None:
+    doc = _doc({"type": "drawer", "pin": 2})
+    with pytest.raises(UnsupportedFeature, match=r"^blocks\[0\]: "):
+        render_document(doc, load_profile("OCD-100"))
+
+
 def test_encoder_errors_name_the_block() -> None:
-    doc = _doc({"type": "text", "text": "ok"}, {"type": "barcode", "symbology": "CODE128", "data": "x", "module_width": 2})
+    doc = _doc(
+        {"type": "text", "text": "ok"},
+        {"type": "barcode", "symbology": "CODE128", "data": "x", "module_width": 2},
+    )
     # A model_construct()ed block skips validation; the encoder still catches it.
     bad = doc.blocks[1].model_copy(update={"height": 999})
     doc = ReceiptDocument.model_construct(blocks=[doc.blocks[0], bad])
@@ -110,17 +127,26 @@ def test_image_block_prints_scaled_to_the_paper() -> None:
     assert picture.width == TM_T88V.width_px
     # a black 1024x100 picture scaled to 512 wide is ~50 dots tall of black
     black_rows = sum(
-        1 for y in range(picture.height) if picture.convert("L").getpixel((picture.width // 2, y)) == 0
+        1
+        for y in range(picture.height)
+        if picture.convert("L").getpixel((picture.width // 2, y)) == 0
     )
     assert 40 <= black_rows <= 60
 
 
 def _thirty_line_receipt() -> ReceiptDocument:
     blocks: list[dict[str, object]] = [
-        {"type": "text", "text": "Café Größenwahn", "align": "center", "bold": True, "size": "double"}
+        {
+            "type": "text",
+            "text": "Café Größenwahn",
+            "align": "center",
+            "bold": True,
+            "size": "double",
+        }
     ]
     blocks += [
-        {"type": "columns", "left": f"{i} x Artikel Nummer {i}", "right": f"€ {i},90"} for i in range(26)
+        {"type": "columns", "left": f"{i} x Artikel Nummer {i}", "right": f"€ {i},90"}
+        for i in range(26)
     ]
     blocks += [
         {"type": "rule"},

@@ -33,7 +33,9 @@ def store(tmp_path: Path) -> TemplateStore:
     return TemplateStore(tmp_path / "templates")
 
 
-def _render(store: TemplateStore, source: str, data: dict[str, Any] | None = None) -> ReceiptDocument:
+def _render(
+    store: TemplateStore, source: str, data: dict[str, Any] | None = None
+) -> ReceiptDocument:
     return store.render_source(source, data or {}, name="t")
 
 
@@ -65,14 +67,22 @@ def test_every_directive_becomes_its_block() -> None:
     )
     text, plain, columns, rule, barcode, qr, feed, cut, drawer, at = doc.blocks
     assert isinstance(text, TextBlock)
-    assert (text.text, text.align, text.bold, text.size) == ("Café", Align.CENTER, True, TextSize.DOUBLE)
+    assert (text.text, text.align, text.bold, text.size) == (
+        "Café",
+        Align.CENTER,
+        True,
+        TextSize.DOUBLE,
+    )
     assert isinstance(plain, TextBlock) and plain.text == "plain line" and not plain.bold
     assert isinstance(columns, ColumnsBlock)
     assert (columns.left, columns.right, columns.bold) == ("2 x Shirt", "€ 49,00", True)
     assert isinstance(rule, RuleBlock) and rule.char == "="
     assert isinstance(barcode, BarcodeBlock)
     assert (barcode.symbology, barcode.data, barcode.height, barcode.hri) == (
-        Symbology.EAN13, "4006381333931", 80, False,
+        Symbology.EAN13,
+        "4006381333931",
+        80,
+        False,
     )
     assert isinstance(qr, QrBlock)
     assert (qr.module_size, qr.error_level, qr.align) == (4, "H", Align.RIGHT)
@@ -129,7 +139,9 @@ def test_empty_output_is_an_error() -> None:
 
 def test_values_cannot_inject_directives_or_lines(store: TemplateStore) -> None:
     evil = "@drawer 2\n@cut\x1b p"
-    doc = _render(store, "{{ evil }}\n@columns {{ evil }} | {{ price }}", {"evil": evil, "price": "1 | 2"})
+    doc = _render(
+        store, "{{ evil }}\n@columns {{ evil }} | {{ price }}", {"evil": evil, "price": "1 | 2"}
+    )
     assert len(doc.blocks) == 2
     text, columns = doc.blocks
     assert isinstance(text, TextBlock) and text.text == "@drawer 2 @cut  p"
@@ -340,5 +352,18 @@ def test_included_template_errors_name_the_included_template(store: TemplateStor
     with pytest.raises(TemplateError) as info:
         store.render("main", {"store": {}})
     assert (info.value.code, info.value.template, info.value.line) == (
-        TemplateErrorCode.DATA, "header", 1,
+        TemplateErrorCode.DATA,
+        "header",
+        1,
     )
+
+
+@pytest.mark.parametrize(
+    ("source", "needle"),
+    [("{{ items[5] }}", "items[5] is undefined"), ("{{ store.path }}", "store.path is undefined")],
+)
+def test_undefined_paths_for_indexes_and_internal_names(
+    store: TemplateStore, source: str, needle: str
+) -> None:
+    error = _error(store, source, {"items": [], "store": {}})
+    assert error.code is TemplateErrorCode.DATA and needle in error.message
