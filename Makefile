@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/posbridge serve --demo-banner
+	$(BIN)/posbridge serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -1,1 +1,3 @@
 """posbridge: the mPOS hardware bridge daemon."""
+
+__version__ = "0.1.0"

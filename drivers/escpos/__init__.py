@@ -1,1 +1,2 @@
-"""ESC/POS receipt printers: byte encoder, status parsing, the ReceiptPrinter driver and its emulator."""
+"""ESC/POS receipt printers: byte encoder, status parsing, the ReceiptPrinter driver and
+its emulator."""

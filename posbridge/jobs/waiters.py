@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Generator
 
 __all__ = ["JobWaiters"]
 
@@ -18,7 +19,7 @@ class JobWaiters:
             entry[0].set()
 
     @contextlib.contextmanager
-    def watch(self, job_id: str) -> contextlib.Generator[asyncio.Event, None, None]:
+    def watch(self, job_id: str) -> Generator[asyncio.Event, None, None]:
         """Register before reading the job, so no change between read and wait is missed."""
         event, count = self._events.get(job_id, (asyncio.Event(), 0))
         self._events[job_id] = (event, count + 1)

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from drivers.errors import ConnectFailed, DeviceError
 from posbridge.devices import Device
 from posbridge.events import EventBus
-from posbridge.jobs.models import Job, JobState
 from posbridge.jobs.errors import InvalidTransition
+from posbridge.jobs.models import Job, JobState
 from posbridge.jobs.store import JobStore
 from posbridge.jobs.waiters import JobWaiters
 

@@ -1,0 +1,194 @@
+"""``make bench``: posbridge against a plain python-escpos script, same emulator listener.
+
+Prints one ``name: value unit`` line per figure. Targets: p50 ratio posbridge/direct
+<= 1.5, >= 500 receipts/s accepted durably, idle RSS <= 90 MB, ready in <= 1.5 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import drivers.escpos._lib  # noqa: F401 - sets up python-escpos before Network is imported
+from bench.httpclient import HttpConnection
+from bench.receipt import blocks, print_direct
+
+TOKEN = "bench-token-0123456789abcdef"
+LATENCY_SAMPLES = int(os.environ.get("BENCH_SAMPLES", "200"))
+CLIENTS = 16
+PER_CLIENT = int(os.environ.get("BENCH_PER_CLIENT", "100"))
+
+
+def report(name: str, value: float, unit: str) -> None:
+    print(f"{name}: {value:.3f} {unit}", flush=True)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def start_emulator() -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "posbridge.cli", "emulate", "escpos", "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    match = re.search(r":(\d+)\s*$", proc.stdout.readline())
+    assert match, "emulator did not report its port"
+    _drain(proc)
+    return proc, int(match.group(1))
+
+
+def _drain(proc: subprocess.Popen[str]) -> None:
+    """Keep reading a child's output so it never blocks on a full pipe."""
+    import shutil
+    import threading
+
+    assert proc.stdout is not None
+    stream = proc.stdout
+    sink = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the child
+    threading.Thread(target=shutil.copyfileobj, args=(stream, sink), daemon=True).start()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_daemon(state_dir: Path, emulator_port: int) -> tuple[subprocess.Popen[str], int, float]:
+    config = state_dir / "bench.toml"
+    config.write_text(
+        "[[devices]]\n"
+        'id = "receipt-1"\nkind = "receipt_printer"\n'
+        f'url = "tcp://127.0.0.1:{emulator_port}"\nprofile = "TM-T88V"\n'
+        "status_interval_s = 5.0\n"
+    )
+    port = free_port()
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "posbridge.cli", "serve", "--config", str(config),
+         "--port", str(port), "--state-dir", str(state_dir / "state")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=dict(os.environ, POSBRIDGE_TOKEN=TOKEN),
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "posbridge ready on" in line:
+            _drain(proc)
+            return proc, port, time.perf_counter() - started
+    raise RuntimeError("daemon did not start")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def direct_latencies(port: int) -> list[float]:
+    from escpos.printer import Network
+
+    out = []
+    for _ in range(LATENCY_SAMPLES):
+        started = time.perf_counter()
+        printer = Network("127.0.0.1", port, profile="TM-T88V")
+        printer.open()
+        print_direct(printer)
+        printer.close()
+        out.append(time.perf_counter() - started)
+    return out
+
+
+async def posbridge_latencies(port: int) -> list[float]:
+    out = []
+    body = blocks()
+    async with HttpConnection("127.0.0.1", port, TOKEN) as http:
+        for _ in range(LATENCY_SAMPLES):
+            started = time.perf_counter()
+            status, job = await http.request(
+                "POST", "/v1/printers/receipt-1/receipts?wait=30", body
+            )
+            out.append(time.perf_counter() - started)
+            assert status == 202 and job["state"] == "done", job
+    return out
+
+
+async def throughput(port: int) -> tuple[float, float]:
+    body = blocks()
+
+    async def client() -> None:
+        async with HttpConnection("127.0.0.1", port, TOKEN) as http:
+            for _ in range(PER_CLIENT):
+                status, job = await http.request("POST", "/v1/printers/receipt-1/receipts", body)
+                assert status == 202, job
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    accepted = time.perf_counter() - started
+    async with HttpConnection("127.0.0.1", port, TOKEN) as http:
+        while True:
+            _, page = await http.request(
+                "GET", "/v1/jobs?state=queued&state=sending&state=held&limit=1"
+            )
+            if not page["jobs"]:
+                break
+            await asyncio.sleep(0.01)
+    printed = time.perf_counter() - started
+    total = CLIENTS * PER_CLIENT
+    return total / accepted, total / printed
+
+
+def main() -> int:
+    emulator, emulator_port = start_emulator()
+    try:
+        direct = direct_latencies(emulator_port)
+        with tempfile.TemporaryDirectory() as tmp:
+            ready_times = []
+            for attempt in range(3):
+                run_dir = Path(tmp) / f"ready-{attempt}"
+                run_dir.mkdir()
+                proc, port, ready = start_daemon(run_dir, emulator_port)
+                ready_times.append(ready)
+                if attempt < 2:
+                    proc.terminate()
+                    proc.wait()
+            time.sleep(3.0)
+            idle_rss = rss_mb(proc.pid)
+            try:
+                via = asyncio.run(posbridge_latencies(port))
+                accepted_rate, printed_rate = asyncio.run(throughput(port))
+            finally:
+                proc.terminate()
+                proc.wait()
+    finally:
+        emulator.terminate()
+        emulator.wait()
+
+    direct_p50, via_p50 = statistics.median(direct), statistics.median(via)
+    report("direct_p50", direct_p50 * 1000, "ms")
+    report("direct_p99", percentile(direct, 99) * 1000, "ms")
+    report("posbridge_p50", via_p50 * 1000, "ms")
+    report("posbridge_p99", percentile(via, 99) * 1000, "ms")
+    report("p50_ratio_posbridge_over_direct", via_p50 / direct_p50, "x")
+    report("accepted_durably_16_clients", accepted_rate, "receipts/s")
+    report("fully_printed_16_clients", printed_rate, "receipts/s")
+    report("idle_rss", idle_rss, "MB")
+    report("ready_time", statistics.median(ready_times), "s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

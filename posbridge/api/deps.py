@@ -1,0 +1,34 @@
+"""Dependency aliases shared by the routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from posbridge.api.errors import Problem
+from posbridge.devices import Device
+from posbridge.runtime import Runtime
+
+__all__ = ["RuntimeDep", "device_or_404", "get_runtime"]
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def device_or_404(runtime: Runtime, device_id: str) -> Device:
+    device = runtime.devices.get(device_id)
+    if device is None:
+        known = ", ".join(sorted(runtime.devices.devices)) or "none"
+        raise Problem(
+            404,
+            "device_not_found",
+            "Unknown device",
+            f"no device with id {device_id!r} (configured: {known})",
+        )
+    return device

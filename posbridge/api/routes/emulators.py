@@ -1,0 +1,85 @@
+"""``/v1/emulators/{id}``: what an emulated device printed, and faults to inject.
+
+Only devices whose URL is ``emu://`` have an emulator; for any other device these routes
+answer 404, so nothing here can touch real hardware.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Query, Response
+from fastapi.responses import PlainTextResponse
+
+from drivers.emulation import Emulator
+from drivers.errors import UnsupportedFeature
+from posbridge.api.deps import RuntimeDep, device_or_404
+from posbridge.api.errors import Problem
+from posbridge.runtime import Runtime
+
+router = APIRouter(tags=["emulators"])
+
+
+def _emulator(runtime: Runtime, device_id: str) -> Emulator:
+    emulator = device_or_404(runtime, device_id).emulator()
+    if emulator is None:
+        raise Problem(
+            404,
+            "not_emulated",
+            "Not an emulated device",
+            f"device {device_id!r} is real hardware, not an emulator",
+        )
+    return emulator
+
+
+@router.get("/v1/emulators")
+async def list_emulators(runtime: RuntimeDep) -> dict[str, object]:
+    out = []
+    for device in runtime.devices.devices.values():
+        emulator = device.emulator()
+        if emulator is not None:
+            out.append({"id": device.id, "kind": emulator.kind, "state": emulator.state()})
+    return {"emulators": out}
+
+
+@router.get("/v1/emulators/{device_id}")
+async def get_emulator(device_id: str, runtime: RuntimeDep) -> dict[str, object]:
+    emulator = _emulator(runtime, device_id)
+    return {"id": device_id, "kind": emulator.kind, "state": emulator.state()}
+
+
+@router.get("/v1/emulators/{device_id}/output", response_model=None)
+async def emulator_output(
+    device_id: str,
+    runtime: RuntimeDep,
+    format: Annotated[Literal["text", "png"], Query()] = "text",
+) -> Response:
+    emulator = _emulator(runtime, device_id)
+    if format == "png":
+        # Rendering a long paper roll takes a while; keep the loop free for printing.
+        png = await asyncio.to_thread(emulator.output_png)
+        return Response(png, media_type="image/png")
+    return PlainTextResponse(emulator.output_text())
+
+
+@router.delete("/v1/emulators/{device_id}/output", status_code=204)
+async def clear_emulator_output(device_id: str, runtime: RuntimeDep) -> Response:
+    _emulator(runtime, device_id).clear_output()
+    return Response(status_code=204)
+
+
+@router.post("/v1/emulators/{device_id}/faults")
+async def inject_faults(
+    device_id: str,
+    runtime: RuntimeDep,
+    faults: Annotated[dict[str, str], Body(examples=[{"paper": "out"}, {"link": "down"}])],
+) -> dict[str, object]:
+    emulator = _emulator(runtime, device_id)
+    try:
+        emulator.apply_faults(faults)
+    except UnsupportedFeature as exc:
+        raise Problem(422, "invalid_fault", "Unknown fault", str(exc)) from exc
+    device = device_or_404(runtime, device_id)
+    device.changed.set()  # let a held job look again now rather than at the next poll
+    return {"id": device_id, "kind": emulator.kind, "state": emulator.state()}

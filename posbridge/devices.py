@@ -1,0 +1,263 @@
+"""The device manager: builds devices from config, keeps their links up, watches status.
+
+Each device has one lock: the job worker and the status monitor take turns on the link,
+so a status reply is never read by the wrong party. A lost link is closed and reopened
+with backoff; every change of state or status is published on the event bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+from dataclasses import dataclass, field
+
+from drivers.emulation import Emulator, EmulatorHub
+from drivers.errors import DeviceError, TransportError
+from drivers.escpos.printer import ReceiptPrinter
+from drivers.escpos.profiles import PrinterProfile, load_profile
+from drivers.escpos.status import PrinterStatus
+from drivers.transports import open_transport
+from drivers.url import DeviceURL
+from posbridge.config import DeviceConfig, DeviceKind
+from posbridge.events import EventBus
+
+__all__ = ["DeviceManager", "DeviceState", "ReceiptPrinterDevice"]
+
+log = logging.getLogger(__name__)
+
+BACKOFF_START_S = 0.25
+BACKOFF_MAX_S = 10.0
+
+
+class DeviceState(enum.StrEnum):
+    CONNECTING = "connecting"
+    READY = "ready"
+    ATTENTION = "attention"  # reachable, but cannot print: paper out, cover open, offline
+    DISCONNECTED = "disconnected"
+
+
+def status_to_public(status: PrinterStatus, drawer_open_when_high: bool) -> dict[str, object]:
+    return {
+        "online": status.online,
+        "paper": status.paper.value,
+        "cover_open": status.cover_open,
+        "drawer_open": status.drawer_open(drawer_open_when_high),
+        "error": status.error.value,
+        "blocking_reason": status.blocking_reason,
+        "warnings": status.warnings,
+        "raw": status.raw.hex(),
+    }
+
+
+@dataclass
+class _Backoff:
+    delay: float = BACKOFF_START_S
+    not_before: float = 0.0
+
+    def failed(self) -> None:
+        self.not_before = time.monotonic() + self.delay
+        self.delay = min(self.delay * 2, BACKOFF_MAX_S)
+
+    def succeeded(self) -> None:
+        self.delay = BACKOFF_START_S
+        self.not_before = 0.0
+
+    def remaining(self) -> float:
+        return max(0.0, self.not_before - time.monotonic())
+
+
+@dataclass
+class ReceiptPrinterDevice:
+    """An ESC/POS receipt printer (and the drawer on its kick port) as the daemon sees it."""
+
+    config: DeviceConfig
+    profile: PrinterProfile
+    events: EventBus
+    emulators: EmulatorHub
+    state: DeviceState = DeviceState.CONNECTING
+    status: PrinterStatus | None = None
+    last_error: str | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _printer: ReceiptPrinter | None = None
+    _backoff: _Backoff = field(default_factory=_Backoff)
+
+    kind = DeviceKind.RECEIPT_PRINTER
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def url(self) -> DeviceURL:
+        return DeviceURL.parse(self.config.url)
+
+    def emulator(self) -> Emulator | None:
+        """The in-process emulator behind an ``emu://`` device, else None."""
+        url = self.url
+        if url.scheme != "emu":
+            return None
+        return self.emulators.get(url.path.strip("/") or url.host)
+
+    def capabilities(self) -> dict[str, object]:
+        return {
+            "columns": self.profile.columns_a,
+            "columns_font_b": self.profile.columns_b,
+            "width_px": self.profile.width_px,
+            "qr_native": self.profile.qr_native,
+            "cut": self.profile.paper_cut,
+            "drawer_pins": list(self.profile.drawer_pins),
+            "profile": self.profile.name,
+        }
+
+    def to_public(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "name": self.config.name or self.id,
+            "url": self.config.url,
+            "emulated": self.url.scheme == "emu",
+            "state": self.state.value,
+            "status": (
+                status_to_public(self.status, self.config.drawer_open_when_high)
+                if self.status
+                else None
+            ),
+            "last_error": self.last_error,
+            "capabilities": self.capabilities(),
+        }
+
+    @property
+    def blocking_reason(self) -> str | None:
+        if self.state is DeviceState.DISCONNECTED:
+            return "disconnected"
+        return self.status.blocking_reason if self.status else None
+
+    # -- link ----------------------------------------------------------------------------
+    async def _connected(self) -> ReceiptPrinter:
+        if self._printer is not None:
+            return self._printer
+        wait = self._backoff.remaining()
+        if wait:
+            await asyncio.sleep(wait)
+        try:
+            transport = await open_transport(self.url, emulators=self.emulators)
+        except TransportError as exc:
+            self._backoff.failed()
+            self._set(DeviceState.DISCONNECTED, self.status, str(exc))
+            raise
+        self._printer = ReceiptPrinter(
+            transport,
+            self.profile,
+            drawer_open_when_high=self.config.drawer_open_when_high,
+        )
+        self._backoff.succeeded()
+        return self._printer
+
+    async def _drop_link(self, exc: DeviceError) -> None:
+        printer, self._printer = self._printer, None
+        if printer is not None:
+            with contextlib.suppress(DeviceError, OSError):
+                await printer.aclose()
+        self._backoff.failed()
+        self._set(DeviceState.DISCONNECTED, self.status, str(exc))
+
+    def _set(self, state: DeviceState, status: PrinterStatus | None, error: str | None) -> None:
+        before = (self.state, self.status, self.last_error)
+        self.state, self.status, self.last_error = state, status, error
+        if before != (state, status, error):
+            self.changed.set()
+            self.changed = asyncio.Event()
+            self.events.publish("device.status", self.id, self.to_public())
+
+    # -- operations (callers hold ``lock``) ---------------------------------------------
+    async def refresh_status(self) -> PrinterStatus:
+        """Ask the printer for its status; raises TransportError when it cannot be reached."""
+        printer = await self._connected()
+        try:
+            status = await printer.status()
+        except DeviceError as exc:
+            await self._drop_link(exc)
+            raise
+        state = DeviceState.ATTENTION if status.blocking_reason else DeviceState.READY
+        self._set(state, status, None)
+        return status
+
+    async def write(self, payload: bytes) -> None:
+        printer = await self._connected()
+        try:
+            await printer.write(payload)
+        except DeviceError as exc:
+            await self._drop_link(exc)
+            raise
+
+    async def wait_changed(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Sleep until the status changes or ``timeout`` passes."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self.changed.wait()
+
+    async def monitor(self) -> None:
+        """Poll status while idle so the API and events show the truth before a job needs it."""
+        while True:
+            if not self.lock.locked():
+                async with self.lock:
+                    with contextlib.suppress(DeviceError):
+                        await self.refresh_status()
+            interval = self.config.status_interval_s
+            if self.state is DeviceState.DISCONNECTED:
+                interval = max(self._backoff.remaining(), BACKOFF_START_S)
+            await asyncio.sleep(interval)
+
+    async def aclose(self) -> None:
+        printer, self._printer = self._printer, None
+        if printer is not None:
+            with contextlib.suppress(DeviceError, OSError):
+                await printer.aclose()
+
+
+Device = ReceiptPrinterDevice
+
+
+class DeviceManager:
+    """Owns every configured device and its status monitor."""
+
+    def __init__(self, configs: list[DeviceConfig], events: EventBus) -> None:
+        self.emulators = EmulatorHub()
+        self.events = events
+        self.devices: dict[str, Device] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        for config in configs:
+            if config.kind is not DeviceKind.RECEIPT_PRINTER:
+                raise DeviceError(f"device {config.id}: kind {config.kind} is not supported yet")
+            self.devices[config.id] = ReceiptPrinterDevice(
+                config=config,
+                profile=load_profile(config.profile),
+                events=events,
+                emulators=self.emulators,
+            )
+            if config.url.startswith("emu://"):
+                # Create the emulator now so its output exists before the first job.
+                url = DeviceURL.parse(config.url)
+                self.emulators.get_or_create(url.host, url.path.strip("/") or url.host, url.options)
+
+    def get(self, device_id: str) -> Device | None:
+        return self.devices.get(device_id)
+
+    def start(self) -> None:
+        for device in self.devices.values():
+            task = asyncio.create_task(device.monitor(), name=f"monitor:{device.id}")
+            self._tasks.append(task)
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        for device in self.devices.values():
+            await device.aclose()

@@ -1,0 +1,60 @@
+"""``posbridge emulate``: one emulator on its own, over TCP or a pseudo-terminal.
+
+For technicians (point a POS app or posbridge itself at it) and for CI. What the emulator
+prints is written to stdout as text when the emulator stops (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+from drivers.emulation import emulator_factory
+from drivers.emulation_servers import PtyServer, serve_tcp
+
+__all__ = ["parse_listen", "run_emulator"]
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise SystemExit(f"posbridge: --listen wants HOST:PORT (e.g. :9100), not {listen!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+async def _run(kind: str, listen: str | None, pty: bool, profile: str) -> int:
+    emulator = emulator_factory(kind)({"profile": profile})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if listen is not None:
+        host, port = parse_listen(listen)
+        server = await serve_tcp(emulator, host, port)
+        bound = server.sockets[0].getsockname()
+        print(f"{kind} emulator listening on tcp://{bound[0]}:{bound[1]}", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            server.close()
+            await server.wait_closed()
+    else:
+        pty_server = PtyServer(emulator)
+        await pty_server.start()
+        print(f"{kind} emulator on serial://{pty_server.path}", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await pty_server.aclose()
+    text = emulator.output_text()
+    if text:
+        print("---- printed ----")
+        print(text)
+    return 0
+
+
+def run_emulator(kind: str, *, listen: str | None, pty: bool, profile: str) -> int:
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(_run(kind, listen, pty, profile))
+    return 0

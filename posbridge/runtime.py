@@ -1,0 +1,121 @@
+"""Everything the daemon runs, wired together: store, devices, workers, events, templates.
+
+Started before the HTTP socket is bound and closed after it is released, so no request
+ever sees a half-started daemon. Tests and the benchmark build one directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from time import time
+
+from posbridge.auth import load_or_create_token
+from posbridge.config import Config
+from posbridge.devices import DeviceManager
+from posbridge.events import EventBus
+from posbridge.jobs.store import JobStore
+from posbridge.jobs.waiters import JobWaiters
+from posbridge.jobs.worker import DeviceWorker, JobNotifier
+from posbridge.receipts.templates import TemplateStore
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger(__name__)
+
+MAINTENANCE_INTERVAL_S = 2.0
+PRUNE_INTERVAL_S = 3600.0
+
+
+def _first_event_seq() -> int:
+    # Sequence numbers keep growing across restarts (a client resuming with an old
+    # Last-Event-ID then gets a gap notice rather than silently missing events):
+    # milliseconds since the epoch, times 1000, leaves room for 1000 events a millisecond.
+    return int(time() * 1000) * 1000
+
+
+def _prepare_state_dir(state_dir: Path) -> str:
+    """Create the state directory (private to the daemon's user); return the API token."""
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return load_or_create_token(state_dir)
+
+
+@dataclass
+class Runtime:
+    config: Config
+    state_dir: Path
+    token: str
+    store: JobStore
+    events: EventBus
+    devices: DeviceManager
+    templates: TemplateStore
+    waiters: JobWaiters = field(default_factory=JobWaiters)
+    notifier: JobNotifier = field(init=False)
+    workers: dict[str, DeviceWorker] = field(default_factory=dict)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    async def start(cls, config: Config, state_dir: Path) -> Runtime:
+        token = await asyncio.to_thread(_prepare_state_dir, state_dir)
+        events = EventBus(start_seq=_first_event_seq())
+        store = await JobStore.open(state_dir / "jobs.sqlite3")
+        templates = TemplateStore(directory=config.templates_dir or state_dir / "templates")
+        runtime = cls(
+            config=config,
+            state_dir=state_dir,
+            token=token,
+            store=store,
+            events=events,
+            devices=DeviceManager(config.devices, events),
+            templates=templates,
+        )
+        notifier = runtime.notifier = JobNotifier(events, runtime.waiters)
+        for job in store.recovered:
+            log.warning("job %s was being sent when the daemon stopped: now in_doubt", job.id)
+            notifier.changed(job)
+        runtime.devices.start()
+        for device_id, device in runtime.devices.devices.items():
+            worker = DeviceWorker(device, store, notifier)
+            runtime.workers[device_id] = worker
+            runtime._tasks.append(asyncio.create_task(worker.run(), name=f"worker:{device_id}"))
+        runtime._tasks.append(asyncio.create_task(runtime._maintain(notifier), name="maintain"))
+        return runtime
+
+    def healthy(self) -> bool:
+        return all(worker.healthy for worker in self.workers.values()) and all(
+            not task.done() for task in self._tasks
+        )
+
+    async def _maintain(self, notifier: JobNotifier) -> None:
+        """Expire jobs stuck behind a held one, and prune finished jobs past retention."""
+        next_prune = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                for job in await self.store.expire_overdue(datetime.now(UTC)):
+                    notifier.changed(job)
+                if loop.time() >= next_prune:
+                    retention = timedelta(hours=self.config.jobs.retention_hours)
+                    pruned = await self.store.prune(finished_before=datetime.now(UTC) - retention)
+                    if pruned:
+                        log.info("pruned %d finished jobs", pruned)
+                    next_prune = loop.time() + PRUNE_INTERVAL_S
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("job maintenance failed; trying again")
+            await asyncio.sleep(MAINTENANCE_INTERVAL_S)
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.devices.aclose()
+        await self.store.aclose()

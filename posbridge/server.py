@@ -1,0 +1,86 @@
+"""Running the daemon: recover the store, bind the socket, then tell systemd we are ready."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from posbridge.api.app import create_app
+from posbridge.config import Config
+from posbridge.runtime import Runtime
+from posbridge.systemd import SystemdNotifier, watchdog_loop
+
+__all__ = ["serve"]
+
+log = logging.getLogger(__name__)
+
+
+def _banner(runtime: Runtime, base: str, demo: bool) -> str:
+    lines = [f"posbridge ready on {base}  (API docs: {base}/docs)"]
+    if demo:
+        device = next(iter(runtime.devices.devices), "receipt-1")
+        auth = f'-H "Authorization: Bearer {runtime.token}"'
+        lines += [
+            "Built-in demo configuration: every device is an emulator.",
+            f"  token: {runtime.token}",
+            "  print a receipt:",
+            f"    curl -s {auth} -H 'Content-Type: application/json' "
+            f"-d @examples/sales-receipt.json '{base}/v1/printers/{device}/receipts?wait=10'",
+            "  see what came out:",
+            f"    curl -s {auth} '{base}/v1/emulators/{device}/output?format=text'",
+        ]
+    return "\n".join(lines)
+
+
+async def serve(config: Config, state_dir: Path, *, host: str, port: int, demo: bool) -> int:
+    runtime = await Runtime.start(config, state_dir)
+    try:
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(runtime),
+                host=host,
+                port=port,
+                lifespan="off",
+                access_log=False,
+                log_level="warning",
+                timeout_graceful_shutdown=5,
+            )
+        )
+        serving = asyncio.create_task(server.serve(), name="http")
+        while not server.started:
+            if serving.done():
+                # uvicorn logged why (address in use, permission denied).
+                return 1
+            await asyncio.sleep(0.005)
+        base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        print(_banner(runtime, base, demo), flush=True)
+        notifier = SystemdNotifier.from_env()
+        watchdog: asyncio.Task[None] | None = None
+        if notifier is not None:
+            notifier.ready()
+            watchdog = asyncio.create_task(watchdog_loop(notifier, runtime.healthy))
+        try:
+            await serving
+        except SystemExit as exc:
+            return int(exc.code or 1)
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+            if notifier is not None:
+                notifier.stopping()
+        return 0
+    finally:
+        await runtime.aclose()
+
+
+def run(config: Config, state_dir: Path, *, host: str, port: int, demo: bool) -> int:
+    try:
+        return asyncio.run(serve(config, state_dir, host=host, port=port, demo=demo))
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        sys.stdout.flush()
