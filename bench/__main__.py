@@ -7,6 +7,8 @@ Prints one ``name: value unit`` line per figure. Targets: p50 ratio posbridge/di
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import os
 import re
 import statistics
@@ -102,13 +104,15 @@ def direct_latencies(port: int) -> list[float]:
     from escpos.printer import Network
 
     out = []
-    for _ in range(LATENCY_SAMPLES):
-        started = time.perf_counter()
-        printer = Network("127.0.0.1", port, profile="TM-T88V")
-        printer.open()
-        print_direct(printer)
-        printer.close()
-        out.append(time.perf_counter() - started)
+    # python-escpos prints "Using hardware barcode renderer" on every barcode.
+    with contextlib.redirect_stdout(io.StringIO()):
+        for _ in range(LATENCY_SAMPLES):
+            started = time.perf_counter()
+            printer = Network("127.0.0.1", port, profile="TM-T88V")
+            printer.open()
+            print_direct(printer)
+            printer.close()
+            out.append(time.perf_counter() - started)
     return out
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -230,6 +231,9 @@ def _fs_length(buf: bytearray) -> int | None:
     return 2
 
 
+_TEXT_RUN = re.compile(rb"[\x20-\xff]+")
+
+
 def _command_length(buf: bytearray) -> int | None:
     """Length of the command at the start of ``buf``, or None if it is not complete yet.
 
@@ -237,10 +241,9 @@ def _command_length(buf: bytearray) -> int | None:
     """
     first = buf[0]
     if first >= 0x20:
-        end = 1
-        while end < len(buf) and buf[end] >= 0x20:
-            end += 1
-        return end
+        match = _TEXT_RUN.match(buf)
+        assert match is not None
+        return match.end()
     if first == ESC:
         return _esc_length(buf)
     if first == GS:
@@ -440,7 +443,7 @@ class EscposEmulator(Emulator):
         self.width_px = pixels if isinstance(pixels, int) else _FALLBACK_WIDTH_PX
         # code page number -> python-escpos encoding name, from the profile's table.
         self._code_page_names = {int(num): name for name, num in profile.get_code_pages().items()}
-        self._code_page_chars: dict[int, list[str]] = {}
+        self._code_page_tables: dict[int, dict[int, str]] = {}
 
         self.paper = Paper()
         self.printed_bytes = bytearray()
@@ -759,19 +762,21 @@ class EscposEmulator(Emulator):
             self.unknown_commands.append(cmd)
 
     # -- text ------------------------------------------------------------------------------
-    def _chars(self, page: int) -> list[str]:
-        chars = self._code_page_chars.get(page)
-        if chars is None:
+    def _table(self, page: int) -> dict[int, str]:
+        """A ``str.translate`` table from Latin-1 code points to the page's characters."""
+        table = self._code_page_tables.get(page)
+        if table is None:
             try:
                 chars = list(EscposTextEncoder._get_codepage_char_list(self._code_page_names[page]))
             except (LookupError, AssertionError):
                 chars = ["?"] * 128
-            self._code_page_chars[page] = chars
-        return chars
+            table = {0x80 + index: char for index, char in enumerate(chars)}
+            self._code_page_tables[page] = table
+        return table
 
     def _decode(self, data: bytes) -> str:
-        upper = self._chars(self._modes.code_page)
-        return "".join(chr(b) if b < 0x80 else upper[b - 0x80] for b in data)
+        # Bytes below 0x80 are ASCII on every page; the upper half comes from the page.
+        return data.decode("latin-1").translate(self._table(self._modes.code_page))
 
     def _char_dots(self, font: Font) -> int:
         columns = self.columns_b if font is Font.B else self.columns_a
@@ -787,18 +792,23 @@ class EscposEmulator(Emulator):
     def _text(self, data: bytes) -> None:
         style = self._modes.style()
         char_dots = self._char_dots(style.font) * style.width
-        for char in self._decode(data):
+        area = self._area_dots()
+        text = self._decode(data)
+        # Whole runs of characters at a time: the line takes as many as fit, then wraps.
+        while text:
             line = self._line
-            if line.spans and line.dots + char_dots > self._area_dots():
+            fit = (area - line.dots) // char_dots
+            if line.spans and fit <= 0:
                 self._flush_line()  # the printer wraps a full line
-                line = self._line
+                continue
+            chunk, text = text[: max(fit, 1)], text[max(fit, 1) :]
             if not line.spans:
                 line.align = self._modes.align
             if line.spans and line.spans[-1].style == style:
-                line.spans[-1].text += char
+                line.spans[-1].text += chunk
             else:
-                line.spans.append(Span(char, style))
-            line.dots += char_dots
+                line.spans.append(Span(chunk, style))
+            line.dots += char_dots * len(chunk)
 
     def _tab(self) -> None:
         char_dots = self._char_dots(self._modes.font) * self._modes.width
