@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import uvicorn
+import uvloop
 
 from posbridge.api.app import create_app
 from posbridge.config import Config
@@ -46,6 +47,7 @@ async def serve(config: Config, state_dir: Path, *, host: str, port: int, demo: 
                 port=port,
                 lifespan="off",
                 access_log=False,
+                http="httptools",
                 log_level="warning",
                 timeout_graceful_shutdown=5,
             )
@@ -79,7 +81,9 @@ async def serve(config: Config, state_dir: Path, *, host: str, port: int, demo: 
 
 def run(config: Config, state_dir: Path, *, host: str, port: int, demo: bool) -> int:
     try:
-        return asyncio.run(serve(config, state_dir, host=host, port=port, demo=demo))
+        # uvloop roughly halves the per-request overhead of the event loop.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(serve(config, state_dir, host=host, port=port, demo=demo))
     except KeyboardInterrupt:
         return 0
     finally:

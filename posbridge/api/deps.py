@@ -13,7 +13,8 @@ from posbridge.runtime import Runtime
 __all__ = ["RuntimeDep", "device_or_404", "get_runtime"]
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async so FastAPI does not hop to its thread pool for an attribute lookup
     runtime: Runtime = request.app.state.runtime
     return runtime
 

@@ -31,7 +31,7 @@ without a preflight, so the Origin check is the only guard such a GET would have
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Annotated, Final
 from urllib.parse import parse_qsl, urlencode
 
@@ -419,7 +419,9 @@ def _unauthorized(detail: str) -> Problem:
     )
 
 
-def make_token_dependency(get_token: TokenSource | None = None) -> Callable[[Request], None]:
+def make_token_dependency(
+    get_token: TokenSource | None = None,
+) -> Callable[[Request], Awaitable[None]]:
     """A FastAPI dependency that demands ``Authorization: Bearer <token>``.
 
     ``get_token`` returns the expected token; without it the token comes from the
@@ -428,7 +430,9 @@ def make_token_dependency(get_token: TokenSource | None = None) -> Callable[[Req
     :data:`PUBLIC_PATHS` pass, so the dependency may be applied app-wide.
     """
 
-    def check_token(request: Request) -> None:
+    # async although it never awaits: FastAPI runs plain ``def`` dependencies in a
+    # thread pool, a thread hop on every request for a few string compares.
+    async def check_token(request: Request) -> None:
         if request.scope["path"] in PUBLIC_PATHS:
             return
         expected = get_token() if get_token is not None else token_from_app_state(request)

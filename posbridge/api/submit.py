@@ -54,15 +54,18 @@ async def wait_for_job(runtime: Runtime, job_id: str, wait: float) -> Job | None
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(wait, runtime.config.jobs.max_wait_s)
-    while True:
-        with runtime.waiters.watch(job_id) as changed:
-            job = await runtime.store.get(job_id)
+    with runtime.waiters.watch(job_id) as watch:
+        job = await runtime.store.get(job_id)
+        while True:
             remaining = deadline - loop.time()
             if job is None or job.state in SETTLED or remaining <= 0:
                 return job
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(remaining):
-                    await changed.wait()
+                    await watch.event.wait()
+            watch.event.clear()
+            # Notifications come in commit order, so the latest one is the newest state.
+            job = watch.latest or job
 
 
 async def accept_job(
@@ -100,7 +103,7 @@ async def accept_job(
             headers={"Location": f"/v1/jobs/{result.job.id}", "Idempotent-Replayed": "true"},
         )
     runtime.notifier.changed(result.job)
-    runtime.workers[device.id].wake()
+    runtime.workers[device.id].offer(result.job.id, payload)
     job = result.job
     if wait > 0:
         job = await wait_for_job(runtime, job.id, wait) or job

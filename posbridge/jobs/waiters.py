@@ -1,33 +1,48 @@
-"""``?wait=SECONDS`` support: wake HTTP handlers when a job they wait on changes."""
+"""``?wait=SECONDS`` support: wake HTTP handlers when a job they wait on changes.
+
+The worker hands over the job as committed, so a waiter needs no second database read
+to learn the outcome.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import Generator
+from dataclasses import dataclass, field
 
-__all__ = ["JobWaiters"]
+from posbridge.jobs.models import Job
+
+__all__ = ["JobWaiters", "Watch"]
+
+
+@dataclass
+class Watch:
+    """What the waiters of one job see: an event, and the newest committed job."""
+
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+    latest: Job | None = None
+    count: int = 0
 
 
 class JobWaiters:
     def __init__(self) -> None:
-        self._events: dict[str, tuple[asyncio.Event, int]] = {}
+        self._watches: dict[str, Watch] = {}
 
-    def changed(self, job_id: str) -> None:
-        entry = self._events.get(job_id)
-        if entry is not None:
-            entry[0].set()
+    def changed(self, job: Job) -> None:
+        watch = self._watches.get(job.id)
+        if watch is not None:
+            watch.latest = job
+            watch.event.set()
 
     @contextlib.contextmanager
-    def watch(self, job_id: str) -> Generator[asyncio.Event, None, None]:
+    def watch(self, job_id: str) -> Generator[Watch, None, None]:
         """Register before reading the job, so no change between read and wait is missed."""
-        event, count = self._events.get(job_id, (asyncio.Event(), 0))
-        self._events[job_id] = (event, count + 1)
+        watch = self._watches.setdefault(job_id, Watch())
+        watch.count += 1
         try:
-            yield event
+            yield watch
         finally:
-            event, count = self._events[job_id]
-            if count <= 1:
-                del self._events[job_id]
-            else:
-                self._events[job_id] = (event, count - 1)
+            watch.count -= 1
+            if watch.count == 0:
+                del self._watches[job_id]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from datetime import UTC, datetime
 
 from drivers.errors import ConnectFailed, DeviceError
@@ -30,6 +31,7 @@ __all__ = ["DeviceWorker", "JobNotifier"]
 log = logging.getLogger(__name__)
 
 IDLE_WAKE_S = 5.0
+PAYLOAD_CACHE_JOBS = 256
 HELD_RECHECK_S = 0.5
 # After the bytes went out, how long the printer may stay paused (paper out mid-receipt)
 # before we keep waiting with the job still marked sending.
@@ -45,7 +47,7 @@ class JobNotifier:
 
     def changed(self, job: Job) -> None:
         self.events.publish("job.state", job.device_id, job.to_public())
-        self.waiters.changed(job.id)
+        self.waiters.changed(job)
 
 
 class DeviceWorker:
@@ -55,9 +57,19 @@ class DeviceWorker:
         self.notifier = notifier
         self.healthy = True
         self._wake = asyncio.Event()
+        # Payloads of jobs just accepted, so sending them needs no database read. Bounded:
+        # a job whose payload fell out (printer offline for long) is read from the store.
+        self._payloads: OrderedDict[str, bytes] = OrderedDict()
 
     def wake(self) -> None:
         """A job for this device was queued (or re-queued): look now."""
+        self._wake.set()
+
+    def offer(self, job_id: str, payload: bytes) -> None:
+        """A job was committed for this device: remember its bytes and look now."""
+        self._payloads[job_id] = payload
+        if len(self._payloads) > PAYLOAD_CACHE_JOBS:
+            self._payloads.popitem(last=False)
         self._wake.set()
 
     async def run(self) -> None:
@@ -130,7 +142,9 @@ class DeviceWorker:
         )
         if sending is None:
             return None
-        payload = await self.store.payload(job.id)
+        payload = self._payloads.pop(job.id, None)
+        if payload is None:
+            payload = await self.store.payload(job.id)
         try:
             await self.device.write(payload)
         except ConnectFailed:
