@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
+from collections.abc import Generator
 from pathlib import Path
 
 import uvicorn
@@ -18,6 +21,23 @@ from posbridge.systemd import SystemdNotifier, watchdog_loop
 __all__ = ["serve"]
 
 log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, but a SIGTERM/SIGINT ends ``serve`` normally instead of being
+    re-raised afterwards, so the daemon tells systemd it is stopping and closes the job
+    store cleanly."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.handle_exit, sig, None)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
 
 
 def _banner(runtime: Runtime, base: str, demo: bool) -> str:
@@ -40,7 +60,7 @@ def _banner(runtime: Runtime, base: str, demo: bool) -> str:
 async def serve(config: Config, state_dir: Path, *, host: str, port: int, demo: bool) -> int:
     runtime = await Runtime.start(config, state_dir)
     try:
-        server = uvicorn.Server(
+        server = _Server(
             uvicorn.Config(
                 create_app(runtime),
                 host=host,
