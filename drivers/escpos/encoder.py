@@ -39,6 +39,7 @@ from drivers.escpos._lib import (
     get_profile,
 )
 from drivers.escpos.profiles import PrinterProfile
+from drivers.escpos.styles import Align, Font
 
 __all__ = [
     "Align",
@@ -52,14 +53,6 @@ __all__ = [
 ]
 
 
-class Align(enum.StrEnum):
-    """Horizontal position of a block on the paper."""
-
-    LEFT = "left"
-    CENTER = "center"
-    RIGHT = "right"
-
-
 class TextSize(enum.StrEnum):
     """Character size; double sizes halve the number of columns or lines."""
 
@@ -67,13 +60,6 @@ class TextSize(enum.StrEnum):
     DOUBLE_HEIGHT = "double_height"
     DOUBLE_WIDTH = "double_width"
     DOUBLE = "double"
-
-
-class Font(enum.StrEnum):
-    """Printer font: A is the regular font, B the smaller one (more columns)."""
-
-    A = "a"
-    B = "b"
 
 
 class Symbology(enum.StrEnum):

@@ -14,6 +14,8 @@ from typing import TypeVar
 
 from PIL import Image
 
+from drivers.escpos.styles import Align, Font
+
 __all__ = [
     "Align",
     "Barcode",
@@ -31,17 +33,6 @@ __all__ = [
     "TextLine",
     "TextStyle",
 ]
-
-
-class Align(enum.StrEnum):
-    LEFT = "left"
-    CENTER = "center"
-    RIGHT = "right"
-
-
-class Font(enum.StrEnum):
-    A = "a"
-    B = "b"
 
 
 class ImageSource(enum.StrEnum):
