@@ -32,11 +32,13 @@ from escpos.capabilities import NotSupported as EscposNotSupported  # noqa: E402
 from escpos.capabilities import Profile as EscposProfile  # noqa: E402
 from escpos.capabilities import get_profile  # noqa: E402
 from escpos.magicencode import Encoder as EscposTextEncoder  # noqa: E402
+from escpos.magicencode import MagicEncode as EscposMagicEncode  # noqa: E402
 
 __all__ = [
     "ESCPOS_CAPABILITIES",
     "EscposNotSupported",
     "EscposProfile",
+    "EscposMagicEncode",
     "EscposTextEncoder",
     "escpos_constants",
     "escpos_exceptions",

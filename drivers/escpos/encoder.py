@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import enum
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -30,6 +31,7 @@ from PIL import Image
 
 from drivers.errors import EncodingError, UnsupportedFeature
 from drivers.escpos._lib import (
+    EscposMagicEncode,
     EscposNotSupported,
     EscposProfile,
     EscposTextEncoder,
@@ -284,10 +286,61 @@ class _TextEncoder(EscposTextEncoder):  # type: ignore[misc]
         return chosen
 
 
+class _MagicEncode(EscposMagicEncode):  # type: ignore[misc]
+    """python-escpos's code page switching, with a shortcut for the common case.
+
+    Its ``write`` tests the text character by character against the current code page.
+    When every character of the text is printable in that page (a set test), it would
+    write the whole text with that page; do exactly that, and build the bytes with one
+    ``str.translate`` instead of a Python call per character. Anything else (a page
+    switch, an unprintable character, Chinese text) goes the library's own way, so
+    the bytes are always the ones python-escpos would send.
+    """
+
+    def write(self, text: str) -> None:
+        encoding = self.encoding
+        if not self.disabled and encoding and text:
+            table = _translation_table(self.encoder, encoding)
+            if table is not None and set(text) <= table.printable:
+                self.driver._raw(text.translate(table.bytes_of).encode("latin-1"))
+                return
+        super().write(text)
+
+
+@dataclass(frozen=True)
+class _Translation:
+    printable: frozenset[str]  # every character the code page has, ASCII included
+    bytes_of: dict[int, str]  # ``str.translate`` table: code point -> byte as latin-1
+
+
+# encoding -> its translation, or None when the library has no table for it.
+# Shared like _CHARACTER_TABLES: they depend on the code page alone.
+_TRANSLATIONS: dict[str, _Translation | None] = {}
+
+
+def _translation_table(encoder: EscposTextEncoder, encoding: str) -> _Translation | None:
+    if encoding in _TRANSLATIONS:
+        return _TRANSLATIONS[encoding]
+    try:
+        charmap: dict[str, int] = encoder._get_codepage_char_map(encoding)
+    except LookupError:
+        built = None
+    else:
+        upper = {char: byte for char, byte in charmap.items() if ord(char) >= 128}
+        built = _Translation(
+            printable=frozenset(map(chr, range(128))) | frozenset(upper),
+            bytes_of={ord(char): chr(byte) for char, byte in upper.items()},
+        )
+    _TRANSLATIONS[encoding] = built
+    return built
+
+
 def _new_printer(profile: PrinterProfile) -> Any:
     tuned = _tuned_profile(profile)
     text_encoder = _TextEncoder(tuned.get_code_pages(), tuned.encoding_choices)
-    return escpos_printer.Dummy(profile=tuned, magic_encode_args={"encoder": text_encoder})
+    printer = escpos_printer.Dummy(profile=tuned, magic_encode_args={"encoder": text_encoder})
+    printer.magic = _MagicEncode(printer, encoder=text_encoder)
+    return printer
 
 
 def _clean_text(text: str) -> str:
