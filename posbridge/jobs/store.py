@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import json
 import sqlite3
 from collections.abc import Callable, Collection
@@ -74,7 +75,7 @@ assert {JobState.QUEUED, JobState.HELD} == OPEN_STATES
 # INDEXED BY: without it the planner may walk a device's whole history (done jobs
 # included) in jobs_by_device; the partial index holds only the open jobs.
 _SELECT_NEXT = (
-    _SELECT + " INDEXED BY jobs_open WHERE device_id = ? AND " + _OPEN_SQL + " ORDER BY seq LIMIT 1"
+    _SELECT + " INDEXED BY jobs_open WHERE device_id = ? AND " + _OPEN_SQL + " ORDER BY seq LIMIT ?"
 )
 _SELECT_OVERDUE = (
     _SELECT + " WHERE " + _OPEN_SQL + " AND deadline_at IS NOT NULL AND deadline_at < ?"
@@ -477,12 +478,16 @@ class JobStore:
         until it moves on. Jobs in ``sending`` or ``in_doubt`` are not returned.
         """
 
-        def read(conn: sqlite3.Connection) -> Job | None:
-            row = conn.execute(
-                _SELECT_NEXT,
-                (device_id,),
-            ).fetchone()
-            return None if row is None else row_to_job(row)
+        jobs = await self.next_jobs_for_device(device_id, 1)
+        return jobs[0] if jobs else None
+
+    # ``builtins.list``: inside the class, ``list`` is the listing method above.
+    async def next_jobs_for_device(self, device_id: str, limit: int) -> builtins.list[Job]:
+        """The device's ``limit`` oldest ``queued`` or ``held`` jobs, oldest first."""
+
+        def read(conn: sqlite3.Connection) -> builtins.list[Job]:
+            rows = conn.execute(_SELECT_NEXT, (device_id, limit)).fetchall()
+            return [row_to_job(row) for row in rows]
 
         return await self._reader.run(read)
 
