@@ -44,6 +44,10 @@ class DeviceKind(enum.StrEnum):
     FISCAL_CASHBOX = "fiscal_cashbox"
 
 
+# The kinds this version drives; the others are part of the configuration language already.
+SUPPORTED_KINDS = frozenset({DeviceKind.RECEIPT_PRINTER})
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -85,6 +89,14 @@ class DeviceConfig(_Strict):
     # Drawers differ in whether pin 3 reads high when open (Epson's default) or closed.
     drawer_open_when_high: bool = True
     status_interval_s: Annotated[float, Field(gt=0, le=3600)] = 2.0
+
+    @field_validator("kind")
+    @classmethod
+    def _kind_is_supported(cls, kind: DeviceKind) -> DeviceKind:
+        if kind not in SUPPORTED_KINDS:
+            supported = ", ".join(sorted(SUPPORTED_KINDS))
+            raise ValueError(f"{kind.value} devices are not supported yet (supported: {supported})")
+        return kind
 
     @field_validator("url")
     @classmethod

@@ -231,8 +231,7 @@ class DeviceManager:
         self.devices: dict[str, Device] = {}
         self._tasks: list[asyncio.Task[None]] = []
         for config in configs:
-            if config.kind is not DeviceKind.RECEIPT_PRINTER:
-                raise DeviceError(f"device {config.id}: kind {config.kind} is not supported yet")
+            # Config validation admits receipt printers only (SUPPORTED_KINDS).
             self.devices[config.id] = ReceiptPrinterDevice(
                 config=config,
                 profile=load_profile(config.profile),

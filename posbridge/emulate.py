@@ -49,8 +49,10 @@ async def _run(kind: str, listen: str | None, pty: bool, profile: str) -> int:
             await pty_server.aclose()
     text = emulator.output_text()
     if text:
-        print("---- printed ----")
-        print(text)
+        # Whoever started us may be gone already (a test, a pipe): nothing to report then.
+        with contextlib.suppress(BrokenPipeError):
+            print("---- printed ----")
+            print(text, flush=True)
     return 0
 
 

@@ -66,3 +66,8 @@ def test_bad_toml_says_so(tmp_path: Path) -> None:
 
 def test_demo_config_is_all_emulators() -> None:
     assert all(d.url.startswith("emu://") for d in demo_config().devices)
+
+
+def test_kinds_not_driven_yet_are_refused_clearly(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="label_printer devices are not supported yet"):
+        _load(tmp_path, GOOD.replace('"receipt_printer"', '"label_printer"'))
