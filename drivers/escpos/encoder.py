@@ -20,10 +20,10 @@ Text notes:
 
 from __future__ import annotations
 
+import codecs
 import copy
 import enum
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -290,9 +290,9 @@ class _MagicEncode(EscposMagicEncode):  # type: ignore[misc]
     """python-escpos's code page switching, with a shortcut for the common case.
 
     Its ``write`` tests the text character by character against the current code page.
-    When every character of the text is printable in that page (a set test), it would
-    write the whole text with that page; do exactly that, and build the bytes with one
-    ``str.translate`` instead of a Python call per character. Anything else (a page
+    When every character of the text is printable in that page, it would write the
+    whole text with that page; do exactly that, with a C charmap codec built from the
+    library's own table instead of a Python call per character. Anything else (a page
     switch, an unprintable character, Chinese text) goes the library's own way, so
     the bytes are always the ones python-escpos would send.
     """
@@ -300,38 +300,38 @@ class _MagicEncode(EscposMagicEncode):  # type: ignore[misc]
     def write(self, text: str) -> None:
         encoding = self.encoding
         if not self.disabled and encoding and text:
-            table = _translation_table(self.encoder, encoding)
-            if table is not None and set(text) <= table.printable:
-                self.driver._raw(text.translate(table.bytes_of).encode("latin-1"))
-                return
+            charmap = _charmap(self.encoder, encoding)
+            if charmap is not None:
+                try:
+                    encoded, _ = codecs.charmap_encode(text, "strict", charmap)
+                except UnicodeEncodeError:
+                    pass  # a character of another page: python-escpos switches pages
+                else:
+                    self.driver._raw(encoded)
+                    return
         super().write(text)
 
 
-@dataclass(frozen=True)
-class _Translation:
-    printable: frozenset[str]  # every character the code page has, ASCII included
-    bytes_of: dict[int, str]  # ``str.translate`` table: code point -> byte as latin-1
-
-
-# encoding -> its translation, or None when the library has no table for it.
+# encoding -> a C charmap codec table built from python-escpos' own character table
+# (ASCII below 0x80, the page's characters above), or None when it has none.
 # Shared like _CHARACTER_TABLES: they depend on the code page alone.
-_TRANSLATIONS: dict[str, _Translation | None] = {}
+_CHARMAPS: dict[str, Any] = {}
 
 
-def _translation_table(encoder: EscposTextEncoder, encoding: str) -> _Translation | None:
-    if encoding in _TRANSLATIONS:
-        return _TRANSLATIONS[encoding]
+def _charmap(encoder: EscposTextEncoder, encoding: str) -> Any:
+    if encoding in _CHARMAPS:
+        return _CHARMAPS[encoding]
     try:
-        charmap: dict[str, int] = encoder._get_codepage_char_map(encoding)
+        table: dict[str, int] = encoder._get_codepage_char_map(encoding)
     except LookupError:
         built = None
     else:
-        upper = {char: byte for char, byte in charmap.items() if ord(char) >= 128}
-        built = _Translation(
-            printable=frozenset(map(chr, range(128))) | frozenset(upper),
-            bytes_of={ord(char): chr(byte) for char, byte in upper.items()},
-        )
-    _TRANSLATIONS[encoding] = built
+        decoding = [chr(code) for code in range(128)] + ["\ufffe"] * 128
+        for char, byte in table.items():
+            if ord(char) >= 128 and 128 <= byte < 256:
+                decoding[byte] = char
+        built = codecs.charmap_build("".join(decoding))
+    _CHARMAPS[encoding] = built
     return built
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import re
 import unicodedata
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -103,17 +104,23 @@ class BlockType(StrEnum):
     DRAWER = "drawer"
 
 
+# Unicode category Cc is exactly these ranges; a regex finds them without a Python-level
+# loop over every character of every receipt line.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
 def _check_printable(text: str, *, newlines: bool) -> str:
-    for char in text:
-        if char == "\n" and newlines:
-            continue
-        if unicodedata.category(char) == "Cc":
-            # An ESC or GS in text would be a printer command smuggled past the blocks.
-            raise PydanticCustomError(
-                "control_character",
-                "control character {char} is not allowed in text",
-                {"char": f"U+{ord(char):04X}"},
-            )
+    found = (_CONTROL_BUT_NEWLINE if newlines else _CONTROL).search(text)
+    if found is not None:
+        # An ESC or GS in text would be a printer command smuggled past the blocks.
+        raise PydanticCustomError(
+            "control_character",
+            "control character {char} is not allowed in text",
+            {"char": f"U+{ord(found.group()):04X}"},
+        )
+    if unicodedata.is_normalized("NFC", text):
+        return text
     return unicodedata.normalize("NFC", text)
 
 

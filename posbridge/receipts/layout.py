@@ -31,6 +31,11 @@ MIN_LEFT_COLUMN = 8
 _SPACES = re.compile(r" +")
 
 
+def _nfc(text: str) -> str:
+    # is_normalized is a quick check; most receipt text already is NFC.
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
 def display_width(text: str) -> int:
     """Columns ``text`` takes on the printer: one per character after NFC normalisation."""
     return len(unicodedata.normalize("NFC", text))
@@ -79,7 +84,15 @@ def wrap(text: str, width: int) -> list[str]:
     """
     if width < 1:
         raise ValueError(f"width must be at least 1, got {width}")
-    text = unicodedata.normalize("NFC", text)
+    text = _nfc(text)
+    if (
+        len(text) <= width
+        and "\n" not in text
+        and "  " not in text
+        and not text.startswith(" ")
+        and not text.endswith(" ")
+    ):
+        return [text]  # the usual receipt line: fits as it is, nothing to wrap or fold
     lines: list[str] = []
     for paragraph in text.split("\n"):
         lines.extend(_wrap_paragraph(paragraph, width))
@@ -97,8 +110,8 @@ def columns_lines(left: str, right: str, width: int) -> list[str]:
     """
     if width < 1:
         raise ValueError(f"width must be at least 1, got {width}")
-    left = unicodedata.normalize("NFC", left).replace("\n", " ").rstrip(" ")
-    right = unicodedata.normalize("NFC", right).replace("\n", " ").strip(" ")
+    left = _nfc(left).replace("\n", " ").rstrip(" ")
+    right = _nfc(right).replace("\n", " ").strip(" ")
     if not right:
         return wrap(left, width)
     left_width = width - len(right) - 1

@@ -7,6 +7,8 @@ as one strip, or leave the cut to a following document.
 
 from __future__ import annotations
 
+import re
+
 from drivers.errors import DeviceError, EncodingError
 from drivers.escpos.encoder import Font, ReceiptEncoder, TextSize
 from drivers.escpos.profiles import PrinterProfile
@@ -34,6 +36,12 @@ _WIDE = (TextSize.DOUBLE_WIDTH, TextSize.DOUBLE)
 _PRINTABLE = str.maketrans(
     {"\u00a0": " ", "\u202f": " ", "\u2007": " ", "\u2009": " ", "\u2212": "-"}
 )
+_NEEDS_PRINTABLE = re.compile("[\u00a0\u202f\u2007\u2009\u2212]")
+
+
+def _printable(text: str) -> str:
+    # The search is quick; most lines have none of these and need no translation.
+    return text.translate(_PRINTABLE) if _NEEDS_PRINTABLE.search(text) else text
 
 
 def line_columns(
@@ -69,7 +77,7 @@ def _render_block(encoder: ReceiptEncoder, profile: PrinterProfile, block: Block
             width = line_columns(profile, font=block.font, size=block.size)
             lines = wrap(block.text, width)
             encoder.text(
-                "\n".join(lines).translate(_PRINTABLE) + "\n",
+                _printable("\n".join(lines)) + "\n",
                 bold=block.bold,
                 underline=block.underline,
                 size=block.size,
@@ -80,7 +88,7 @@ def _render_block(encoder: ReceiptEncoder, profile: PrinterProfile, block: Block
             width = line_columns(profile, font=block.font, size=block.size)
             lines = columns_lines(block.left, block.right, width)
             encoder.text(
-                "\n".join(lines).translate(_PRINTABLE) + "\n",
+                _printable("\n".join(lines)) + "\n",
                 bold=block.bold,
                 size=block.size,
                 font=block.font,
