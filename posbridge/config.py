@@ -98,6 +98,17 @@ class DeviceConfig(_Strict):
             raise ValueError(f"{kind.value} devices are not supported yet (supported: {supported})")
         return kind
 
+    @field_validator("profile")
+    @classmethod
+    def _profile_is_known(cls, profile: str) -> str:
+        from drivers.escpos.profiles import load_profile
+
+        try:
+            load_profile(profile)
+        except DeviceError as exc:
+            raise ValueError(str(exc)) from exc
+        return profile
+
     @field_validator("url")
     @classmethod
     def _url_is_usable(cls, url: str) -> str:

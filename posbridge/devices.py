@@ -39,6 +39,11 @@ class DeviceState(enum.StrEnum):
     DISCONNECTED = "disconnected"
 
 
+def _emulator_name(url: DeviceURL) -> str:
+    """``emu://escpos/receipt-1`` → ``receipt-1``; the emu transport names it the same way."""
+    return url.path.strip("/") or url.host
+
+
 def status_to_public(status: PrinterStatus, drawer_open_when_high: bool) -> dict[str, object]:
     return {
         "online": status.online,
@@ -84,23 +89,25 @@ class ReceiptPrinterDevice:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     _printer: ReceiptPrinter | None = None
     _backoff: _Backoff = field(default_factory=_Backoff)
+    url: DeviceURL = field(init=False)
 
     kind = DeviceKind.RECEIPT_PRINTER
+
+    def __post_init__(self) -> None:
+        self.url = DeviceURL.parse(self.config.url)
+        if self.url.scheme == "emu":
+            # Create the emulator now so its output exists before the first job.
+            self.emulators.get_or_create(self.url.host, _emulator_name(self.url), self.url.options)
 
     @property
     def id(self) -> str:
         return self.config.id
 
-    @property
-    def url(self) -> DeviceURL:
-        return DeviceURL.parse(self.config.url)
-
     def emulator(self) -> Emulator | None:
         """The in-process emulator behind an ``emu://`` device, else None."""
-        url = self.url
-        if url.scheme != "emu":
+        if self.url.scheme != "emu":
             return None
-        return self.emulators.get(url.path.strip("/") or url.host)
+        return self.emulators.get(_emulator_name(self.url))
 
     def capabilities(self) -> dict[str, object]:
         return {
@@ -129,12 +136,6 @@ class ReceiptPrinterDevice:
             "last_error": self.last_error,
             "capabilities": self.capabilities(),
         }
-
-    @property
-    def blocking_reason(self) -> str | None:
-        if self.state is DeviceState.DISCONNECTED:
-            return "disconnected"
-        return self.status.blocking_reason if self.status else None
 
     # -- link ----------------------------------------------------------------------------
     async def _connected(self) -> ReceiptPrinter:
@@ -238,10 +239,6 @@ class DeviceManager:
                 events=events,
                 emulators=self.emulators,
             )
-            if config.url.startswith("emu://"):
-                # Create the emulator now so its output exists before the first job.
-                url = DeviceURL.parse(config.url)
-                self.emulators.get_or_create(url.host, url.path.strip("/") or url.host, url.options)
 
     def get(self, device_id: str) -> Device | None:
         return self.devices.get(device_id)

@@ -71,3 +71,8 @@ def test_demo_config_is_all_emulators() -> None:
 def test_kinds_not_driven_yet_are_refused_clearly(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="label_printer devices are not supported yet"):
         _load(tmp_path, GOOD.replace('"receipt_printer"', '"label_printer"'))
+
+
+def test_unknown_printer_profile_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"devices\[0\]\.profile"):
+        _load(tmp_path, GOOD + 'profile = "TM-T88X"\n')
