@@ -102,3 +102,25 @@ def test_openapi_and_docs_are_served(tmp_path: Path) -> None:
         assert spec.status_code == 200
         assert "/v1/printers/{device_id}/receipts" in spec.json()["paths"]
         assert anonymous.get("/docs").status_code == 200
+
+
+def test_preview_prints_nothing_and_codes_decode(tmp_path: Path) -> None:
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    from tests.e2e.receipts import BARCODE, QR, UNICODE_LINE, unicode_receipt
+
+    with running(Daemon(tmp_path / "state")) as daemon, daemon.client() as client:
+        text = client.post("/v1/receipts/preview?format=text", json=unicode_receipt())
+        assert text.status_code == 200 and UNICODE_LINE in text.text
+        png = client.post(
+            "/v1/receipts/preview?format=png&device_id=receipt-1", json=unicode_receipt()
+        )
+        assert png.headers["content-type"] == "image/png"
+        found = {r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(png.content)))}
+        assert {BARCODE, QR} <= found
+        # A preview is not a print: no job, nothing on the paper.
+        assert client.get("/v1/jobs").json()["jobs"] == []
+        assert client.get("/v1/emulators/receipt-1/output?format=text").text.strip() == ""
