@@ -35,6 +35,7 @@ def state_dir_from(arg: str | None) -> Path:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from posbridge.config import ConfigError, demo_config, load_config
+    from posbridge.runtime import StateDirBusy
     from posbridge.server import run
 
     try:
@@ -42,13 +43,17 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"posbridge: {exc}", file=sys.stderr)
         return 2
-    return run(
-        config,
-        state_dir_from(args.state_dir),
-        host=args.host or config.server.host,
-        port=args.port or config.server.port,
-        demo=args.config is None,
-    )
+    try:
+        return run(
+            config,
+            state_dir_from(args.state_dir),
+            host=args.host or config.server.host,
+            port=args.port or config.server.port,
+            demo=args.config is None,
+        )
+    except StateDirBusy as exc:
+        print(f"posbridge: {exc}", file=sys.stderr)
+        return 2
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +25,7 @@ from posbridge.jobs.waiters import JobWaiters
 from posbridge.jobs.worker import DeviceWorker, JobNotifier
 from posbridge.receipts.templates import TemplateStore
 
-__all__ = ["Runtime"]
+__all__ = ["Runtime", "StateDirBusy"]
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +40,25 @@ def _first_event_seq() -> int:
     return int(time() * 1000) * 1000
 
 
-def _prepare_state_dir(state_dir: Path) -> str:
-    """Create the state directory (private to the daemon's user); return the API token."""
+class StateDirBusy(Exception):
+    """Another posbridge process already runs with this state directory."""
+
+
+def _prepare_state_dir(state_dir: Path) -> tuple[str, int]:
+    """Create the state directory (private to the daemon's user) and lock it; return the
+    API token and the lock's file descriptor, held for the life of the process."""
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return load_or_create_token(state_dir)
+    # Two daemons on one job database would each send every job: one printout too many.
+    # The kernel drops the lock when the process dies, kill -9 included.
+    fd = os.open(state_dir / "daemon.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StateDirBusy(
+            f"another posbridge is already running with state directory {state_dir}"
+        ) from None
+    return load_or_create_token(state_dir), fd
 
 
 @dataclass
@@ -57,10 +74,11 @@ class Runtime:
     notifier: JobNotifier = field(init=False)
     workers: dict[str, DeviceWorker] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _lock_fd: int = -1
 
     @classmethod
     async def start(cls, config: Config, state_dir: Path) -> Runtime:
-        token = await asyncio.to_thread(_prepare_state_dir, state_dir)
+        token, lock_fd = await asyncio.to_thread(_prepare_state_dir, state_dir)
         events = EventBus(start_seq=_first_event_seq())
         store = await JobStore.open(state_dir / "jobs.sqlite3")
         templates = TemplateStore(directory=config.templates_dir or state_dir / "templates")
@@ -72,6 +90,7 @@ class Runtime:
             events=events,
             devices=DeviceManager(config.devices, events),
             templates=templates,
+            _lock_fd=lock_fd,
         )
         notifier = runtime.notifier = JobNotifier(events, runtime.waiters)
         for job in store.recovered:
@@ -119,3 +138,6 @@ class Runtime:
         self._tasks.clear()
         await self.devices.aclose()
         await self.store.aclose()
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)  # releases the state directory
+            self._lock_fd = -1

@@ -95,3 +95,16 @@ def test_ready_and_watchdog_reach_notify_socket(tmp_path: Path) -> None:
         del os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"]
         daemon.kill()
         sock.close()
+
+
+def test_second_daemon_on_the_same_state_dir_is_refused(tmp_path: Path) -> None:
+    with running(Daemon(tmp_path / "state")):
+        second = Daemon(tmp_path / "state")
+        result = subprocess.run(
+            [sys.executable, "-m", "posbridge.cli", "serve", "--port", str(second.port),
+             "--state-dir", str(tmp_path / "state")],
+            capture_output=True, text=True, timeout=60,
+            env=dict(os.environ, POSBRIDGE_TOKEN=TOKEN),
+        )
+    assert result.returncode == 2
+    assert "already running with state directory" in result.stderr
