@@ -21,6 +21,7 @@ from drivers.escpos.profiles import PrinterProfile, load_profile
 from drivers.escpos.status import PrinterStatus
 from drivers.transports import open_transport
 from drivers.url import DeviceURL
+from posbridge._tasks import cancel_and_wait
 from posbridge.config import DeviceConfig, DeviceKind
 from posbridge.events import EventBus
 
@@ -249,11 +250,6 @@ class DeviceManager:
             self._tasks.append(task)
 
     async def aclose(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await cancel_and_wait(self._tasks)
         for device in self.devices.values():
             await device.aclose()

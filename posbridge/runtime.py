@@ -7,7 +7,6 @@ ever sees a half-started daemon. Tests and the benchmark build one directly.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import logging
 import os
@@ -16,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from time import time
 
+from posbridge._tasks import cancel_and_wait
 from posbridge.auth import load_or_create_token
 from posbridge.config import Config
 from posbridge.devices import DeviceManager
@@ -130,12 +130,7 @@ class Runtime:
             await asyncio.sleep(MAINTENANCE_INTERVAL_S)
 
     async def aclose(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await cancel_and_wait(self._tasks)
         await self.devices.aclose()
         await self.store.aclose()
         if self._lock_fd >= 0:

@@ -21,9 +21,9 @@ import stat
 from enum import Enum
 from pathlib import Path
 
-from drivers.errors import ConnectFailed, ConnectionLost, InvalidURL, TransportTimeout
+from drivers.errors import ConnectFailed, ConnectionLost, TransportTimeout
 from drivers.transports.base import Transport
-from drivers.transports.registry import seconds_option
+from drivers.transports.registry import local_path, seconds_option
 from drivers.url import DeviceURL
 
 __all__ = ["FileKind", "FileTransport"]
@@ -47,11 +47,7 @@ class FileTransport(Transport):
     def __init__(self, url: DeviceURL) -> None:
         super().__init__(url)
         url.check_options(_OPTIONS)
-        if url.host or not url.path.startswith("/") or url.path == "/":
-            raise InvalidURL(
-                f"{url.raw!r}: expected file:///PATH (three slashes), e.g. file:///dev/usb/lp0"
-            )
-        self.path = url.path
+        self.path = local_path(url, "file:///dev/usb/lp0")
         self.write_timeout = seconds_option(url, "write_timeout", 10.0)
         self._fd: int | None = None
         self.kind: FileKind | None = None

@@ -60,6 +60,15 @@ def seconds_option(url: DeviceURL, key: str, default: float) -> float:
     return value
 
 
+def local_path(url: DeviceURL, example: str) -> str:
+    """The absolute path of a ``scheme:///PATH`` URL; ``example`` shows the right form."""
+    if url.host or not url.path.startswith("/") or url.path == "/":
+        raise InvalidURL(
+            f"{url.raw!r}: expected {url.scheme}:///PATH (three slashes), e.g. {example}"
+        )
+    return url.path
+
+
 def known_schemes() -> list[str]:
     """Every scheme a URL may use, built-in or registered (wrappers not included)."""
     return sorted(set(_BUILTIN) | set(_registered))

@@ -25,7 +25,7 @@ import serial
 
 from drivers.errors import ConnectFailed, ConnectionLost, InvalidURL, TransportTimeout
 from drivers.transports.base import Transport
-from drivers.transports.registry import seconds_option
+from drivers.transports.registry import local_path, seconds_option
 from drivers.url import DeviceURL
 
 __all__ = ["SerialSettings", "SerialTransport"]
@@ -105,11 +105,7 @@ class SerialTransport(Transport):
     def __init__(self, url: DeviceURL) -> None:
         super().__init__(url)
         url.check_options(_OPTIONS)
-        if url.host or not url.path.startswith("/") or url.path == "/":
-            raise InvalidURL(
-                f"{url.raw!r}: expected serial:///PATH (three slashes), e.g. serial:///dev/ttyUSB0"
-            )
-        self.path = url.path
+        self.path = local_path(url, "serial:///dev/ttyUSB0")
         self.settings = SerialSettings.from_url(url)
         self.write_timeout = seconds_option(url, "write_timeout", 10.0)
         self.exclusive = url.bool_option("exclusive", True)

@@ -57,7 +57,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
 from pydantic import ValidationError
 
-from posbridge.receipts.document import MAX_BLOCKS, ReceiptDocument
+from posbridge.receipts.document import MAX_BLOCKS, BlockType, ReceiptDocument
 
 __all__ = [
     "BUILTIN_DIR",
@@ -437,16 +437,8 @@ def _make_environment(loader: BaseLoader) -> _Environment:
 # ------------------------------------------------------------------------ markup
 
 
-class _Directive(StrEnum):
-    TEXT = "text"
-    COLUMNS = "columns"
-    RULE = "rule"
-    BARCODE = "barcode"
-    QR = "qr"
-    IMAGE = "image"
-    FEED = "feed"
-    CUT = "cut"
-    DRAWER = "drawer"
+# Every directive names a block type.
+_Directive = BlockType
 
 
 _HEAD = re.compile(r"@(?P<name>[^\s\[]*)")
