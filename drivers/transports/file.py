@@ -22,6 +22,7 @@ from enum import Enum
 from pathlib import Path
 
 from drivers.errors import ConnectFailed, ConnectionLost, TransportTimeout
+from drivers.transports._fd import wait_fd
 from drivers.transports.base import Transport
 from drivers.transports.registry import local_path, seconds_option
 from drivers.url import DeviceURL
@@ -93,25 +94,6 @@ class FileTransport(Transport):
             raise ConnectionLost(f"{self.path}: not open")
         return self._fd
 
-    async def _wait(self, fd: int, *, writable: bool) -> None:
-        loop = asyncio.get_running_loop()
-        ready: asyncio.Future[None] = loop.create_future()
-
-        def wake() -> None:
-            if not ready.done():
-                ready.set_result(None)
-
-        add, remove = (
-            (loop.add_writer, loop.remove_writer)
-            if writable
-            else (loop.add_reader, loop.remove_reader)
-        )
-        add(fd, wake)
-        try:
-            await ready
-        finally:
-            remove(fd)
-
     def _lost(self, exc: OSError) -> ConnectionLost:
         return ConnectionLost(f"{self.path}: {exc.strerror or exc}")
 
@@ -128,7 +110,7 @@ class FileTransport(Transport):
                     try:
                         view = view[os.write(fd, view) :]
                     except BlockingIOError:
-                        await self._wait(fd, writable=True)
+                        await wait_fd(fd, writable=True)
         except TimeoutError as exc:
             raise TransportTimeout(
                 f"{self.path}: device did not take the data within {self.write_timeout:g} s"
@@ -151,7 +133,7 @@ class FileTransport(Transport):
                     try:
                         data = os.read(fd, max_bytes)
                     except BlockingIOError:
-                        await self._wait(fd, writable=False)
+                        await wait_fd(fd, writable=False)
                         continue
                     if data:
                         return data

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import serial
 
 from drivers.errors import ConnectFailed, ConnectionLost, InvalidURL, TransportTimeout
+from drivers.transports._fd import wait_fd
 from drivers.transports.base import Transport
 from drivers.transports.registry import local_path, seconds_option
 from drivers.url import DeviceURL
@@ -155,26 +156,6 @@ class SerialTransport(Transport):
             raise ConnectionLost(f"{self.path}: not open")
         return self._port.fileno()
 
-    async def _wait(self, fd: int, *, writable: bool) -> None:
-        loop = asyncio.get_running_loop()
-        ready: asyncio.Future[None] = loop.create_future()
-
-        def wake() -> None:
-            if not ready.done():
-                ready.set_result(None)
-
-        if writable:
-            loop.add_writer(fd, wake)
-        else:
-            loop.add_reader(fd, wake)
-        try:
-            await ready
-        finally:
-            if writable:
-                loop.remove_writer(fd)
-            else:
-                loop.remove_reader(fd)
-
     def _lost(self, exc: OSError) -> ConnectionLost:
         return ConnectionLost(f"{self.path}: {exc.strerror or exc} (port gone?)")
 
@@ -188,7 +169,7 @@ class SerialTransport(Transport):
                     try:
                         sent = os.write(fd, view)
                     except BlockingIOError:
-                        await self._wait(fd, writable=True)
+                        await wait_fd(fd, writable=True)
                         continue
                     view = view[sent:]
                 # "Drained to the device": wait until the UART's output queue is empty.
@@ -224,7 +205,7 @@ class SerialTransport(Transport):
                     try:
                         data = os.read(fd, max_bytes)
                     except BlockingIOError:
-                        await self._wait(fd, writable=False)
+                        await wait_fd(fd, writable=False)
                         continue
                     break
         except TimeoutError:
