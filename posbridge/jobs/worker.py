@@ -189,18 +189,23 @@ class DeviceWorker:
             await self._transition_all(sending, JobState.QUEUED, expect={JobState.SENDING})
             return []
         except DeviceError as exc:
-            await self._transition_all(
+            await self._in_doubt(
                 sending,
-                JobState.IN_DOUBT,
-                expect={JobState.SENDING},
-                error_code=exc.code,
-                error_detail=(
-                    f"the link to {self.device.id} failed while sending ({exc}); part of the "
-                    "receipt may have printed: check the printer, then retry or cancel"
-                ),
+                exc,
+                f"the link to {self.device.id} failed while sending ({exc}); part of the "
+                "receipt may have printed",
             )
             return []
         return sending
+
+    async def _in_doubt(self, jobs: list[Job], exc: DeviceError, what_happened: str) -> None:
+        await self._transition_all(
+            jobs,
+            JobState.IN_DOUBT,
+            expect={JobState.SENDING},
+            error_code=exc.code,
+            error_detail=f"{what_happened}: check the printout, then retry or cancel",
+        )
 
     async def _confirm(self, jobs: list[Job]) -> None:
         """Wait until the printer has taken the jobs: a printer paused mid-receipt (paper
@@ -210,15 +215,10 @@ class DeviceWorker:
                 async with self.device.lock:
                     status = await self.device.refresh_status()
             except DeviceError as exc:
-                await self._transition_all(
+                await self._in_doubt(
                     jobs,
-                    JobState.IN_DOUBT,
-                    expect={JobState.SENDING},
-                    error_code=exc.code,
-                    error_detail=(
-                        f"{self.device.id} stopped answering right after the job was sent "
-                        f"({exc}); check the printout, then retry or cancel"
-                    ),
+                    exc,
+                    f"{self.device.id} stopped answering right after the job was sent ({exc})",
                 )
                 return
             if status.blocking_reason is None:
