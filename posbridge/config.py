@@ -89,6 +89,10 @@ class DeviceConfig(_Strict):
     # Drawers differ in whether pin 3 reads high when open (Epson's default) or closed.
     drawer_open_when_high: bool = True
     status_interval_s: Annotated[float, Field(gt=0, le=3600)] = 2.0
+    # Let the printer push its status changes (ESC/POS automatic status back) when its
+    # profile has them: no status round trip before each job. Off for clones that
+    # claim an Epson profile but garble GS a.
+    status_push: bool = True
 
     @field_validator("kind")
     @classmethod

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 BACKOFF_START_S = 0.25
 BACKOFF_MAX_S = 10.0
+PUSHED_STATUS_CHECK_S = 0.25
 
 
 class DeviceState(enum.StrEnum):
@@ -151,13 +152,25 @@ class ReceiptPrinterDevice:
             self._backoff.failed()
             self._set(DeviceState.DISCONNECTED, self.status, str(exc))
             raise
-        self._printer = ReceiptPrinter(
+        printer = ReceiptPrinter(
             transport,
             self.profile,
             drawer_open_when_high=self.config.drawer_open_when_high,
         )
+        self._printer = printer
+        if self.config.status_push:
+            try:
+                await printer.enable_asb()
+            except DeviceError as exc:
+                await self._drop_link(exc)
+                raise
         self._backoff.succeeded()
-        return self._printer
+        return printer
+
+    @property
+    def pushes_status(self) -> bool:
+        """Whether the printer reports status changes by itself (automatic status back)."""
+        return self._printer is not None and self._printer.asb_enabled
 
     async def _drop_link(self, exc: DeviceError) -> None:
         printer, self._printer = self._printer, None
@@ -188,6 +201,18 @@ class ReceiptPrinterDevice:
         self._set(state, status, None)
         return status
 
+    async def current_status(self) -> PrinterStatus:
+        """The status now: what the printer pushed when it pushes, else asked for."""
+        printer = await self._connected()
+        try:
+            status = await printer.latest_status()
+        except DeviceError as exc:
+            await self._drop_link(exc)
+            raise
+        state = DeviceState.ATTENTION if status.blocking_reason else DeviceState.READY
+        self._set(state, status, None)
+        return status
+
     async def write(self, payload: bytes) -> None:
         printer = await self._connected()
         try:
@@ -203,16 +228,27 @@ class ReceiptPrinterDevice:
                 await self.changed.wait()
 
     async def monitor(self) -> None:
-        """Poll status while idle so the API and events show the truth before a job needs it."""
+        """Watch status while idle so the API and events show the truth before a job needs
+        it: a full status poll every ``status_interval_s`` (which also proves the link is
+        alive), and in between, often, whatever a status-pushing printer sent."""
+        loop = asyncio.get_running_loop()
+        next_poll = 0.0
         while True:
             if not self.lock.locked():
                 async with self.lock:
                     with contextlib.suppress(DeviceError):
-                        await self.refresh_status()
-            interval = self.config.status_interval_s
+                        if loop.time() >= next_poll or not self.pushes_status:
+                            await self.refresh_status()
+                            next_poll = loop.time() + self.config.status_interval_s
+                        else:
+                            await self.current_status()
             if self.state is DeviceState.DISCONNECTED:
-                interval = max(self._backoff.remaining(), BACKOFF_START_S)
-            await asyncio.sleep(interval)
+                pause = max(self._backoff.remaining(), BACKOFF_START_S)
+            elif self.pushes_status:
+                pause = min(self.config.status_interval_s, PUSHED_STATUS_CHECK_S)
+            else:
+                pause = self.config.status_interval_s
+            await asyncio.sleep(pause)
 
     async def aclose(self) -> None:
         printer, self._printer = self._printer, None

@@ -42,6 +42,9 @@ _ASB_LENGTH = 4
 _TEXT_REPLY_START = 0x5F  # "_" opens a GS I text answer, NUL ends it
 _RESYNC_QUIET = 0.05  # a line silent this long holds no more late answers
 _RESYNC_LIMIT = 4096
+# How long to listen for bytes already on their way when taking in pushed status. Long
+# enough for a USB read to return, short enough to cost nothing before a print job.
+_PUSHED_WAIT = 0.001
 
 
 class ReceiptPrinter:
@@ -84,6 +87,18 @@ class ReceiptPrinter:
         async with self._query():
             await self.transport.write(DLE_EOT_ALL)
             return parse_dle_eot(await self._read_dle_eot_replies())
+
+    async def latest_status(self) -> PrinterStatus:
+        """How the printer is now, without a round trip when automatic status back is on.
+
+        With ASB on, the printer tells every change by itself; taking in what it sent so
+        far gives its current state. Without ASB this is ``status()``.
+        """
+        if not self.asb_enabled or self.last_asb is None:
+            return await self.status()
+        async with self._query():
+            await self._take_pushed_status()
+        return self.last_asb
 
     def drawer_open(self, status: PrinterStatus) -> bool:
         """Whether ``status`` means the drawer is open, for this drawer's wiring."""
@@ -200,6 +215,19 @@ class ReceiptPrinter:
                     if message is not None:
                         return message
                 # Anything else here is a stray late answer; it carries no status.
+
+    async def _take_pushed_status(self) -> None:
+        """Read whatever the printer pushed meanwhile; ASB messages update ``last_asb``."""
+        while True:
+            want = _ASB_LENGTH - len(self._asb_partial) if self._asb_partial else 256
+            chunk = await self.transport.read(want, _PUSHED_WAIT)
+            if not chunk:
+                return
+            for byte in chunk:
+                if self._asb_partial or is_asb_header(byte):
+                    self._take_asb_byte(byte)
+                else:
+                    self._resync_needed = True  # a late answer: the next query drops the rest
 
     async def _read_text_reply(self, deadline: float) -> str | None:
         text: bytearray | None = None

@@ -153,7 +153,7 @@ class DeviceWorker:
             return  # look again: the head has changed
         async with self.device.lock:
             try:
-                status = await self.device.refresh_status()
+                status = await self.device.current_status()
                 reason = status.blocking_reason
             except DeviceError:
                 reason = "disconnected"

@@ -72,3 +72,44 @@ async def test_receipt_comes_out(rig: tuple[ReceiptPrinter, EscposEmulator]) -> 
     assert "ORDER-12345" in text
     assert emulator.cuts == 1 and len(emulator.drawer_pulses) == 1
     assert emulator.unknown_commands == []
+
+
+class _CountingTransport(EmuTransport):
+    """The emu transport, remembering every write (to see which questions were asked)."""
+
+    writes: list[bytes]
+
+    async def write(self, data: bytes) -> None:
+        self.writes.append(data)
+        await super().write(data)
+
+
+async def test_pushed_status_needs_no_round_trip() -> None:
+    transport = _CountingTransport(
+        DeviceURL.parse("emu://escpos/receipt-1?profile=TM-T88V"), emulators=EmulatorHub()
+    )
+    transport.writes = []
+    emulator = transport.emulator
+    await transport.open()
+    printer = ReceiptPrinter(transport, load_profile("TM-T88V"), status_timeout=0.5)
+    try:
+        await printer.enable_asb()
+        assert printer.asb_enabled
+        transport.writes.clear()
+        assert (await printer.latest_status()).blocking_reason is None
+        emulator.apply_faults({"cover": "open"})
+        assert (await printer.latest_status()).blocking_reason == "cover_open"
+        emulator.apply_faults({"cover": "closed", "paper": "out"})
+        assert (await printer.latest_status()).blocking_reason == "paper_out"
+        assert transport.writes == []  # every answer came from what the printer pushed
+    finally:
+        await printer.aclose()
+
+
+async def test_without_pushed_status_latest_status_asks(
+    rig: tuple[ReceiptPrinter, EscposEmulator],
+) -> None:
+    printer, emulator = rig
+    emulator.apply_faults({"cover": "open"})
+    assert not printer.asb_enabled
+    assert (await printer.latest_status()).blocking_reason == "cover_open"
