@@ -42,9 +42,10 @@ _ASB_LENGTH = 4
 _TEXT_REPLY_START = 0x5F  # "_" opens a GS I text answer, NUL ends it
 _RESYNC_QUIET = 0.05  # a line silent this long holds no more late answers
 _RESYNC_LIMIT = 4096
-# How long to listen for bytes already on their way when taking in pushed status. Long
-# enough for a USB read to return, short enough to cost nothing before a print job.
-_PUSHED_WAIT = 0.001
+# Taking in pushed status reads only what has already arrived: a read with no time to
+# wait returns what is buffered, or nothing (the USB transport turns 0 into libusb's
+# shortest timeout, since 0 means "forever" there).
+_PUSHED_WAIT = 0.0
 
 
 class ReceiptPrinter:
