@@ -90,3 +90,14 @@ def test_usb_through_umockdev_sends_exact_bytes(tmp_path: Path, shared_fixtures:
     from tests.e2e.usb_script import run_daemon_under_umockdev
 
     run_daemon_under_umockdev(tmp_path, shared_fixtures / "umockdev")
+
+
+def test_readme_example_prints_through_the_sales_template(tmp_path: Path) -> None:
+    import json
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "sales-receipt.json"
+    with running(Daemon(tmp_path / "state")) as daemon:
+        _print_and_wait(daemon, json.loads(example.read_text()))
+        with daemon.client() as client:
+            text = client.get("/v1/emulators/receipt-1/output?format=text").text
+    assert "Café Größenwahn" in text and "€ 86,00" in text

@@ -32,7 +32,7 @@ async def preview_receipt(
     """What the printer would produce, rendered by the emulator: nothing is printed."""
     if device_id is not None:
         profile = device_or_404(runtime, device_id).profile.name
-    document = receipt_document(runtime, body)
+    document = await receipt_document(runtime, body)
     try:
         out = await asyncio.to_thread(render_preview, document, profile, format)
     except DeviceError as exc:
