@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -28,6 +27,8 @@ from PIL import Image
 
 from drivers.emulation import Emulator
 from drivers.errors import InvalidURL, UnsupportedFeature
+from drivers.escpos._commands import DC4, DLE, EOT, ESC, FS, GS, command_length, is_status_command
+from drivers.escpos._images import bits_to_image, column_image, scaled
 from drivers.escpos._lib import EscposTextEncoder, get_profile
 from drivers.escpos.paper import (
     Align,
@@ -49,9 +50,6 @@ from drivers.escpos.render import render_png, render_text
 from drivers.escpos.status import DLE_EOT_FIXED, ErrorKind, PaperState, PrinterStatus
 
 __all__ = ["EmulatorOption", "EscposEmulator", "decode_code128"]
-
-ESC, GS, DLE, FS = 0x1B, 0x1D, 0x10, 0x1C
-EOT, ENQ, DC4 = 0x04, 0x05, 0x14
 
 _DEFAULT_PROFILE = "TM-T88V"
 _FALLBACK_WIDTH_PX = 512  # generic profiles do not say; the narrowest common 80 mm head
@@ -77,27 +75,6 @@ class _Fault(enum.StrEnum):
     ERROR = "error"
 
 
-# Fixed-length commands: second byte -> total length. Longer forms are computed below.
-_ESC_FIXED: dict[int, int] = {
-    **{c: 2 for c in b"@2<imLSv\x0c"},
-    **{c: 3 for c in b"!EG-Mat{dJe3A+rRVU =%?TuK"},
-    **{c: 4 for c in b"$\\Bc"},
-    ord("p"): 5,
-    ord("W"): 10,
-}
-_GS_FIXED: dict[int, int] = {
-    **{c: 2 for c in b":"},
-    **{c: 3 for c in b"!BHfhwarIb|T/jE"},
-    **{c: 4 for c in b"LWP$\\"},
-    ord("^"): 5,
-}
-_FS_FIXED: dict[int, int] = {
-    **{c: 2 for c in b".&"},
-    **{c: 3 for c in b"C!-W"},
-    ord("p"): 4,
-}
-_DC4_LENGTHS: dict[int, int] = {1: 5, 2: 5, 3: 5, 7: 4, 8: 10}
-
 # GS k function B symbology numbers; function A uses 0..6 for the first seven.
 _SYMBOLOGIES: dict[int, Symbology] = {
     65: Symbology.UPC_A,
@@ -117,149 +94,9 @@ _SYMBOLOGIES: dict[int, Symbology] = {
 }
 _QR_EC_LEVELS = {48: "L", 49: "M", 50: "Q", 51: "H"}
 _PARTIAL_CUT_MODES = {1, 49, 66, 98, 104}
-_FEED_THEN_CUT_MODES = {65, 66, 97, 98, 103, 104}
 
 # GS I n, n = 1..3 (or 49..51): model ID, type ID (0x02 = autocutter), ROM version ID.
 _GS_I_BYTES = {1: 0x20, 2: 0x02, 3: 0x40}
-
-
-def _length(buf: bytearray, n: int) -> int | None:
-    """``n`` if the buffer holds that many bytes yet, else None (wait for more)."""
-    return n if len(buf) >= n else None
-
-
-def _nul_terminated(buf: bytearray, start: int) -> int | None:
-    end = buf.find(0, start)
-    return None if end < 0 else end + 1
-
-
-def _esc_length(buf: bytearray) -> int | None:
-    if len(buf) < 2:
-        return None
-    c = buf[1]
-    if c in _ESC_FIXED:
-        return _length(buf, _ESC_FIXED[c])
-    if c == ord("*"):  # ESC * m nL nH d1..dk
-        if len(buf) < 5:
-            return None
-        columns = buf[3] | buf[4] << 8
-        per_column = 1 if buf[2] in (0, 1) else 3
-        return _length(buf, 5 + columns * per_column)
-    if c == ord("("):  # ESC ( fn pL pH ...
-        if len(buf) < 5:
-            return None
-        return _length(buf, 5 + (buf[3] | buf[4] << 8))
-    if c == ord("D"):  # tab positions, NUL-terminated
-        return _nul_terminated(buf, 2)
-    if c == ord("&"):  # ESC & y c1 c2 [x d1..d(y*x)]...
-        if len(buf) < 5:
-            return None
-        rows, first, last = buf[2], buf[3], buf[4]
-        pos = 5
-        for _ in range(max(0, last - first + 1)):
-            if len(buf) <= pos:
-                return None
-            pos += 1 + rows * buf[pos]
-        return _length(buf, pos)
-    return 2
-
-
-def _gs_length(buf: bytearray) -> int | None:
-    if len(buf) < 2:
-        return None
-    c = buf[1]
-    if c in _GS_FIXED:
-        return _length(buf, _GS_FIXED[c])
-    if c == ord("V"):
-        if len(buf) < 3:
-            return None
-        return _length(buf, 4 if buf[2] in _FEED_THEN_CUT_MODES else 3)
-    if c == ord("k"):
-        if len(buf) < 3:
-            return None
-        if buf[2] <= 6:
-            return _nul_terminated(buf, 3)
-        if len(buf) < 4:
-            return None
-        return _length(buf, 4 + buf[3])
-    if c == ord("v"):  # GS v 0 m xL xH yL yH d
-        if len(buf) < 8:
-            return None
-        return _length(buf, 8 + (buf[4] | buf[5] << 8) * (buf[6] | buf[7] << 8))
-    if c == ord("("):  # GS ( X pL pH ...
-        if len(buf) < 5:
-            return None
-        return _length(buf, 5 + (buf[3] | buf[4] << 8))
-    if c == ord("8"):  # GS 8 L p1 p2 p3 p4 ...
-        if len(buf) < 7:
-            return None
-        return _length(buf, 7 + int.from_bytes(buf[3:7], "little"))
-    if c == ord("*"):  # GS * x y d, x*y*8 bytes
-        if len(buf) < 4:
-            return None
-        return _length(buf, 4 + buf[2] * buf[3] * 8)
-    return 2
-
-
-def _dle_length(buf: bytearray) -> int | None:
-    if len(buf) < 2:
-        return None
-    c = buf[1]
-    if c == EOT:
-        if len(buf) < 3:
-            return None
-        return _length(buf, 4 if buf[2] in (7, 8) else 3)
-    if c == ENQ:
-        return _length(buf, 3)
-    if c == DC4:
-        if len(buf) < 3:
-            return None
-        return _length(buf, _DC4_LENGTHS.get(buf[2], 3))
-    return 1
-
-
-def _fs_length(buf: bytearray) -> int | None:
-    if len(buf) < 2:
-        return None
-    c = buf[1]
-    if c in _FS_FIXED:
-        return _length(buf, _FS_FIXED[c])
-    if c == ord("("):
-        if len(buf) < 5:
-            return None
-        return _length(buf, 5 + (buf[3] | buf[4] << 8))
-    return 2
-
-
-_TEXT_RUN = re.compile(rb"[\x20-\xff]+")
-
-
-def _command_length(buf: bytearray) -> int | None:
-    """Length of the command at the start of ``buf``, or None if it is not complete yet.
-
-    Printable bytes (0x20..0xFF) form one text "command" per run.
-    """
-    first = buf[0]
-    if first >= 0x20:
-        match = _TEXT_RUN.match(buf)
-        assert match is not None
-        return match.end()
-    if first == ESC:
-        return _esc_length(buf)
-    if first == GS:
-        return _gs_length(buf)
-    if first == DLE:
-        return _dle_length(buf)
-    if first == FS:
-        return _fs_length(buf)
-    return 1
-
-
-def _is_status_command(cmd: bytes) -> bool:
-    """Commands answered at once even while print data is held."""
-    if cmd[0] == DLE and len(cmd) >= 2 and cmd[1] in (EOT, ENQ, DC4):
-        return True
-    return cmd[0] == GS and len(cmd) >= 2 and cmd[1] in b"arI"
 
 
 def decode_code128(raw: bytes) -> str:
@@ -284,40 +121,6 @@ def decode_code128(raw: bytes) -> str:
         out.append(f"{byte:02d}" if code_set == "C" else chr(byte))
         i += 1
     return "".join(out)
-
-
-def _bits_to_image(data: bytes, width: int, height: int) -> Image.Image:
-    """Row-major, MSB-first bitmap (1 = printed dot) → 1-bit PIL image (0 = black)."""
-    row_bytes = (width + 7) // 8
-    needed = row_bytes * height
-    padded = bytes(data[:needed]).ljust(needed, b"\x00")
-    inverted = bytes(~b & 0xFF for b in padded)
-    image = Image.frombytes("1", (row_bytes * 8, height), inverted)
-    return image.crop((0, 0, width, height)) if row_bytes * 8 != width else image
-
-
-def _scaled(image: Image.Image, x: int, y: int) -> Image.Image:
-    if x == 1 and y == 1:
-        return image
-    return image.resize((image.width * x, image.height * y), Image.Resampling.NEAREST)
-
-
-def _column_image(mode: int, data: bytes) -> Image.Image:
-    """ESC * data (columns of 8 or 24 dots, MSB on top) → image, at printer dot scale."""
-    per_column = 1 if mode in (0, 1) else 3
-    columns = len(data) // per_column
-    height = per_column * 8
-    image = Image.new("1", (max(columns, 1), height), 1)
-    pixels = image.load()
-    assert pixels is not None
-    for col in range(columns):
-        for part in range(per_column):
-            byte = data[col * per_column + part]
-            for bit in range(8):
-                if byte & (0x80 >> bit):
-                    pixels[col, part * 8 + bit] = 0
-    # TM-T88: single density halves horizontal resolution; 8-dot modes are 60 dpi tall.
-    return _scaled(image, 2 if mode in (0, 32) else 1, 3 if mode in (0, 1) else 1)
 
 
 @dataclass
@@ -468,12 +271,12 @@ class EscposEmulator(Emulator):
         self._rx += data
         replies = bytearray()
         while self._rx:
-            length = _command_length(self._rx)
+            length = command_length(self._rx)
             if length is None:
                 break
             cmd = bytes(self._rx[:length])
             del self._rx[:length]
-            if _is_status_command(cmd):
+            if is_status_command(cmd):
                 replies += self._status_command(cmd)
             elif self._device.blocked:
                 self._held.append(cmd)
@@ -956,8 +759,8 @@ class EscposEmulator(Emulator):
             return
         mode = cmd[3] % 48
         width, height = (cmd[4] | cmd[5] << 8) * 8, cmd[6] | cmd[7] << 8
-        image = _bits_to_image(cmd[8:], width, height)
-        image = _scaled(image, 2 if mode in (1, 3) else 1, 2 if mode in (2, 3) else 1)
+        image = bits_to_image(cmd[8:], width, height)
+        image = scaled(image, 2 if mode in (1, 3) else 1, 2 if mode in (2, 3) else 1)
         self._flush_line()
         self.paper.add(RasterImage(image, ImageSource.RASTER, self._modes.align))
 
@@ -968,8 +771,8 @@ class EscposEmulator(Emulator):
             scale_x, scale_y = payload[3], payload[4]
             width = payload[6] | payload[7] << 8
             height = payload[8] | payload[9] << 8
-            image = _bits_to_image(payload[10:], width, height)
-            self._modes.graphics = _scaled(image, max(scale_x, 1), max(scale_y, 1))
+            image = bits_to_image(payload[10:], width, height)
+            self._modes.graphics = scaled(image, max(scale_x, 1), max(scale_y, 1))
         elif fn in (50, 2):
             graphics = self._modes.graphics
             if graphics is not None:
@@ -984,7 +787,7 @@ class EscposEmulator(Emulator):
         if mode not in (0, 1, 32, 33):
             self.unknown_commands.append(cmd[:3])
             return
-        stripe = _column_image(mode, cmd[5:])
+        stripe = column_image(mode, cmd[5:])
         line = self._line
         if line.empty:
             line.align = self._modes.align
