@@ -121,16 +121,19 @@ class UsbTransport(Transport):
         if isinstance(exc, usb.core.USBTimeoutError):
             return TransportTimeout(f"usb {self.ids}: {action} timed out")
         code = getattr(exc, "errno", None)
-        if code == errno.EACCES:
-            return ConnectFailed(
-                f"usb {self.ids}: {_UDEV_HINT % (self.vendor_id, self.product_id)}"
-            )
-        if code == errno.EBUSY:
-            return ConnectFailed(
-                f"usb {self.ids}: interface {self.interface} is busy "
-                "(claimed by another program, e.g. a CUPS backend)"
-            )
         if opening:
+            # Only while opening can nothing have been sent. Once the link is up, any
+            # failure may follow bytes already at the printer: ConnectionLost, so a job
+            # is reported in doubt rather than sent again.
+            if code == errno.EACCES:
+                return ConnectFailed(
+                    f"usb {self.ids}: {_UDEV_HINT % (self.vendor_id, self.product_id)}"
+                )
+            if code == errno.EBUSY:
+                return ConnectFailed(
+                    f"usb {self.ids}: interface {self.interface} is busy "
+                    "(claimed by another program, e.g. a CUPS backend)"
+                )
             return ConnectFailed(f"usb {self.ids}: {action} failed: {exc}")
         if code == errno.ENODEV:
             return ConnectionLost(f"usb {self.ids}: device unplugged during {action}")

@@ -3,6 +3,7 @@ transfer is checked against an ioctl script (a write not in the script fails wit
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -193,3 +194,20 @@ def test_serial_that_matches_nothing_is_connect_failed(
     )  # fmt: skip
     assert completed.returncode != 0
     assert "no device with serial 'NOPE'" in completed.stderr
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EBUSY, errno.EIO, errno.ENODEV])
+def test_failures_after_opening_are_never_connect_failed(code: int) -> None:
+    # ConnectFailed tells the worker nothing was sent, so a job goes out again. Once the
+    # link is up, bytes may already be at the printer: every failure is ConnectionLost.
+    import usb.core
+
+    from drivers.errors import ConnectFailed, ConnectionLost
+    from drivers.transports.usb import UsbTransport
+    from drivers.url import DeviceURL
+
+    transport = UsbTransport(DeviceURL.parse("usb://04b8:0e15"))
+    error = usb.core.USBError("failed", errno=code)
+    assert isinstance(transport._translate(error, "write", opening=False), ConnectionLost)
+    opening = transport._translate(error, "opening", opening=True)
+    assert isinstance(opening, ConnectFailed)
