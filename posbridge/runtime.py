@@ -30,6 +30,7 @@ __all__ = ["Runtime", "StateDirBusy"]
 log = logging.getLogger(__name__)
 
 MAINTENANCE_INTERVAL_S = 2.0
+SHUTDOWN_GRACE_S = 10.0
 PRUNE_INTERVAL_S = 3600.0
 
 
@@ -130,6 +131,13 @@ class Runtime:
             await asyncio.sleep(MAINTENANCE_INTERVAL_S)
 
     async def aclose(self) -> None:
+        # A clean stop lets the batch on the wire finish (otherwise it would be in_doubt
+        # after the restart), within a bound well under systemd's stop timeout.
+        for worker in self.workers.values():
+            worker.stop()
+        running = [task for task in self._tasks if task.get_name().startswith("worker:")]
+        if running:
+            await asyncio.wait(running, timeout=SHUTDOWN_GRACE_S)
         await cancel_and_wait(self._tasks)
         await self.devices.aclose()
         await self.store.aclose()

@@ -43,6 +43,7 @@ IDLE_WAKE_S = 5.0
 HELD_RECHECK_S = 0.5
 PAUSED_RECHECK_S = 0.5
 PAYLOAD_CACHE_JOBS = 256
+PAYLOAD_CACHE_BYTES = 8 * 1024 * 1024
 MAX_BATCH_JOBS = 16
 MAX_BATCH_BYTES = 64 * 1024
 
@@ -69,6 +70,8 @@ class DeviceWorker:
         # Payloads of jobs just accepted, so sending them needs no database read. Bounded:
         # a job whose payload fell out (printer offline for long) is read from the store.
         self._payloads: OrderedDict[str, bytes] = OrderedDict()
+        self._payload_bytes = 0
+        self._stopping = False
 
     def wake(self) -> None:
         """A job for this device was queued (or re-queued): look now."""
@@ -77,22 +80,31 @@ class DeviceWorker:
     def offer(self, job_id: str, payload: bytes) -> None:
         """A job was committed for this device: remember its bytes and look now."""
         self._payloads[job_id] = payload
-        if len(self._payloads) > PAYLOAD_CACHE_JOBS:
-            self._payloads.popitem(last=False)
+        self._payload_bytes += len(payload)
+        while len(self._payloads) > PAYLOAD_CACHE_JOBS or (
+            self._payload_bytes > PAYLOAD_CACHE_BYTES and len(self._payloads) > 1
+        ):
+            _, dropped = self._payloads.popitem(last=False)
+            self._payload_bytes -= len(dropped)
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Take no new jobs; the batch being sent (if any) is finished first."""
+        self._stopping = True
         self._wake.set()
 
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 jobs = await self.store.next_jobs_for_device(self.device.id, MAX_BATCH_JOBS)
-                if not jobs:
+                if jobs and not self._stopping:
+                    await self._process(jobs)
+                elif not jobs:
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(IDLE_WAKE_S):
                             await self._wake.wait()
-                    continue
-                await self._process(jobs)
-                self.healthy = True
+                self.healthy = True  # a full turn, idle or not: the worker works
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -165,14 +177,21 @@ class DeviceWorker:
                 batch = [job for job in self._batch(jobs) if not self._overdue(job, now)]
                 sent = await self._send(batch) if batch else []
         if sent:
-            await self._confirm(sent)
+            try:
+                await self._confirm(sent)
+            except Exception as exc:
+                await self._in_doubt(sent, exc, f"confirming the job failed ({exc})")
+                raise
         elif reason is not None:
             await self._hold(jobs[0], reason)
             await self.device.wait_changed(HELD_RECHECK_S)
 
     async def _payload(self, job: Job) -> bytes:
         payload = self._payloads.pop(job.id, None)
-        return payload if payload is not None else await self.store.payload(job.id)
+        if payload is None:
+            return await self.store.payload(job.id)
+        self._payload_bytes -= len(payload)
+        return payload
 
     async def _send(self, jobs: list[Job]) -> list[Job]:
         """Send under the device lock; the jobs, still ``sending``, whose bytes went out."""
@@ -181,7 +200,12 @@ class DeviceWorker:
         )
         if not sending:
             return []
-        payload = b"".join([await self._payload(job) for job in sending])
+        try:
+            payload = b"".join([await self._payload(job) for job in sending])
+        except Exception:
+            # Nothing was sent: give the jobs back to the queue, then let run() report it.
+            await self._transition_all(sending, JobState.QUEUED, expect={JobState.SENDING})
+            raise
         try:
             await self.device.write(payload)
         except ConnectFailed:
@@ -196,14 +220,19 @@ class DeviceWorker:
                 "receipt may have printed",
             )
             return []
+        except Exception as exc:
+            # Not a device error (a bug, the OS): the bytes may be out all the same, and a
+            # job left in 'sending' would wait for a restart to be reported.
+            await self._in_doubt(sending, exc, f"sending to {self.device.id} failed ({exc})")
+            raise
         return sending
 
-    async def _in_doubt(self, jobs: list[Job], exc: DeviceError, what_happened: str) -> None:
+    async def _in_doubt(self, jobs: list[Job], exc: Exception, what_happened: str) -> None:
         await self._transition_all(
             jobs,
             JobState.IN_DOUBT,
             expect={JobState.SENDING},
-            error_code=exc.code,
+            error_code=getattr(exc, "code", "internal_error"),
             error_detail=f"{what_happened}: check the printout, then retry or cancel",
         )
 

@@ -116,3 +116,17 @@ def test_drawer_kick_expires_rather_than_firing_late(tmp_path: Path) -> None:
         # Give the worker a chance to (wrongly) fire it.
         client.get(f"/v1/jobs/{job['id']}?wait=1")
         assert "DRAWER" not in _output(client).upper()
+
+
+def test_clean_stop_finishes_the_job_on_the_wire(tmp_path: Path) -> None:
+    body = small_receipt("stopping")
+    body["blocks"].insert(1, {"type": "text", "text": "x" * 3000})
+    daemon = Daemon(tmp_path / "state")
+    with running(daemon), daemon.client() as client:
+        client.post(FAULTS, json={"link_bps": "3000"})  # about a second on the wire
+        job = client.post("/v1/printers/receipt-1/receipts", json=body).json()
+        wait_until(lambda: _job(client, job["id"])["state"] == "sending")
+        assert daemon.stop() == 0  # SIGTERM while the bytes are going out
+    restarted = Daemon(tmp_path / "state")
+    with running(restarted), restarted.client() as client:
+        assert _job(client, job["id"])["state"] == "done"
