@@ -44,10 +44,12 @@ __all__ = [
     "MAX_BLOCKS",
     "MAX_IMAGE_BYTES",
     "MAX_IMAGE_PIXELS",
+    "MAX_IMAGES",
     "MAX_TEXT",
     "Align",
     "BarcodeBlock",
     "Block",
+    "check_image_budget",
     "BlockType",
     "ColumnsBlock",
     "CutBlock",
@@ -74,6 +76,8 @@ MAX_IMAGE_BYTES = 1_000_000
 MAX_IMAGE_PIXELS = 4_000_000
 #: Widest/tallest image side accepted before scaling to the paper.
 MAX_IMAGE_SIDE = 8_000
+#: Images in one receipt (a logo, a coupon, a signature: a handful in practice).
+MAX_IMAGES = 16
 MAX_BARCODE_DATA = 255
 
 # Image formats a browser or a POS app produces; anything else is refused rather than
@@ -337,3 +341,25 @@ class ReceiptDocument(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     blocks: Annotated[list[Block], Field(min_length=1, max_length=MAX_BLOCKS)]
+
+    @field_validator("blocks")
+    @classmethod
+    def _image_budget(cls, blocks: list[Block]) -> list[Block]:
+        return check_image_budget(blocks)
+
+    @property
+    def has_images(self) -> bool:
+        return any(isinstance(block, ImageBlock) for block in self.blocks)
+
+
+def check_image_budget(blocks: list[Block]) -> list[Block]:
+    """Refuse more images than a receipt has room for: each is decoded and scaled, and
+    hundreds of them would tie up the daemon for seconds and make megabytes to send."""
+    images = sum(1 for block in blocks if isinstance(block, ImageBlock))
+    if images > MAX_IMAGES:
+        raise PydanticCustomError(
+            "too_many_images",
+            "a receipt may hold at most {m} images, this one has {n}",
+            {"m": MAX_IMAGES, "n": images},
+        )
+    return blocks

@@ -6,7 +6,7 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from drivers.errors import EncodingError
 from drivers.escpos.encoder import drawer_kick_bytes
@@ -14,7 +14,7 @@ from posbridge.api.deps import RuntimeDep, device_or_404
 from posbridge.api.errors import Problem
 from posbridge.api.submit import accept_job
 from posbridge.jobs.models import JobKind
-from posbridge.receipts.document import Block, ReceiptDocument
+from posbridge.receipts.document import Block, ReceiptDocument, check_image_budget
 from posbridge.receipts.render import render_document
 from posbridge.receipts.templates import TemplateError
 from posbridge.runtime import Runtime
@@ -35,6 +35,11 @@ class ReceiptRequest(BaseModel):
     data: dict[str, Any] | None = None
     blocks: Annotated[list[Block] | None, Field(min_length=1, max_length=2000)] = None
     deadline_s: Annotated[float | None, Field(gt=0, le=7 * 86400)] = None
+
+    @field_validator("blocks")
+    @classmethod
+    def _image_budget(cls, blocks: list[Block] | None) -> list[Block] | None:
+        return None if blocks is None else check_image_budget(blocks)
 
     @model_validator(mode="after")
     def _one_source(self) -> ReceiptRequest:
@@ -84,7 +89,11 @@ async def print_receipt(
     device = device_or_404(runtime, device_id)
     document = await receipt_document(runtime, body)
     try:
-        payload = render_document(document, device.profile)
+        if document.has_images:
+            # Decoding and dithering pictures takes a while: not on the loop.
+            payload = await asyncio.to_thread(render_document, document, device.profile)
+        else:
+            payload = render_document(document, device.profile)  # about a millisecond
     except EncodingError as exc:
         raise Problem(422, exc.code, "Cannot print this receipt", str(exc)) from exc
     deadline = body.deadline_s or runtime.config.jobs.receipt_deadline_s

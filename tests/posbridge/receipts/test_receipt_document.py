@@ -184,3 +184,14 @@ def test_truncated_png_is_refused() -> None:
     raw = base64.b64decode(_png(200, 200))
     errors = _one_block({"type": "image", "png": base64.b64encode(raw[:-30]).decode()})
     assert errors[0][0] == ("blocks", 1, "image", "png")
+
+
+def test_a_receipt_holds_a_handful_of_images_not_hundreds() -> None:
+    from posbridge.api.routes.printers import ReceiptRequest
+    from posbridge.receipts.document import MAX_IMAGES
+
+    image = {"type": "image", "png": _png()}
+    ReceiptDocument.model_validate({"blocks": [image] * MAX_IMAGES})
+    for model in (ReceiptDocument, ReceiptRequest):
+        with pytest.raises(ValidationError, match="at most 16 images, this one has 17"):
+            model.model_validate({"blocks": [image] * (MAX_IMAGES + 1)})
