@@ -94,6 +94,10 @@ class Emulator(ABC):
         """Consume host→device bytes (any split); return the bytes the device answers now."""
 
     @abstractmethod
+    def check_device_fault(self, key: str, value: str) -> None:
+        """Raise UnsupportedFeature if ``key=value`` is not a fault this device knows."""
+
+    @abstractmethod
     def apply_device_fault(self, key: str, value: str) -> None:
         """Apply one device fault such as ``paper=out``; raise UnsupportedFeature if unknown."""
 
@@ -127,16 +131,22 @@ class Emulator(ABC):
             session.push(data)
 
     def apply_faults(self, faults: Mapping[str, str]) -> None:
-        """Apply faults such as ``{"paper": "out"}`` or ``{"link": "down"}``; all or nothing
-        is not promised, so callers validate keys with ``fault_keys`` first."""
+        """Apply faults such as ``{"paper": "out"}`` or ``{"link": "down"}``: all of them,
+        or none when one is unknown (UnsupportedFeature names it)."""
+        for key, value in faults.items():
+            if key == "link":
+                if value not in ("up", "down", "slow"):
+                    raise UnsupportedFeature(f"link={value!r}: expected up, down or slow")
+            elif key == "link_bps":
+                if not value.isdigit():
+                    raise UnsupportedFeature(f"link_bps={value!r} is not a whole number")
+            else:
+                self.check_device_fault(key, value)
         for key, value in faults.items():
             if key == "link":
                 self._apply_link(value)
             elif key == "link_bps":
-                try:
-                    self.link_bps = int(value)
-                except ValueError as exc:
-                    raise UnsupportedFeature(f"link_bps={value!r} is not a whole number") from exc
+                self.link_bps = int(value)
             else:
                 self.apply_device_fault(key, value)
 

@@ -284,8 +284,30 @@ class EscposEmulator(Emulator):
                 self._print_command(cmd)
         return bytes(replies)
 
+    def check_device_fault(self, key: str, value: str) -> None:
+        self._parse_fault(key, value)
+
     def apply_device_fault(self, key: str, value: str) -> None:
         device = self._device
+        fault, parsed = self._parse_fault(key, value)
+        if fault is _Fault.PAPER:
+            assert isinstance(parsed, PaperState)
+            device.paper = parsed
+        elif fault is _Fault.COVER:
+            device.cover_open = bool(parsed)
+        elif fault is _Fault.ONLINE:
+            device.online = bool(parsed)
+        elif fault is _Fault.OFFLINE:
+            device.online = not parsed
+        elif fault is _Fault.DRAWER:
+            device.drawer_open = bool(parsed)
+        else:
+            assert isinstance(parsed, ErrorKind)
+            device.error = parsed
+        self._status_changed()
+        self._release_held()
+
+    def _parse_fault(self, key: str, value: str) -> tuple[_Fault, PaperState | ErrorKind | bool]:
         try:
             fault = _Fault(key)
         except ValueError:
@@ -295,25 +317,18 @@ class EscposEmulator(Emulator):
             ) from None
         if fault is _Fault.PAPER:
             try:
-                device.paper = PaperState(value)
+                return fault, PaperState(value)
             except ValueError:
                 raise UnsupportedFeature(f"paper={value!r}: expected ok, near_end or out") from None
-        elif fault is _Fault.COVER:
-            device.cover_open = self._choice(key, value, {"open": True, "closed": False})
-        elif fault is _Fault.ONLINE:
-            device.online = self._choice(key, value, {"true": True, "false": False})
-        elif fault is _Fault.OFFLINE:
-            device.online = not self._choice(key, value, {"true": True, "false": False})
-        elif fault is _Fault.DRAWER:
-            device.drawer_open = self._choice(key, value, {"open": True, "closed": False})
-        else:
-            try:
-                device.error = ErrorKind(value)
-            except ValueError:
-                known = ", ".join(e.value for e in ErrorKind)
-                raise UnsupportedFeature(f"error={value!r}: expected one of {known}") from None
-        self._status_changed()
-        self._release_held()
+        if fault in (_Fault.COVER, _Fault.DRAWER):
+            return fault, self._choice(key, value, {"open": True, "closed": False})
+        if fault in (_Fault.ONLINE, _Fault.OFFLINE):
+            return fault, self._choice(key, value, {"true": True, "false": False})
+        try:
+            return fault, ErrorKind(value)
+        except ValueError:
+            known = ", ".join(e.value for e in ErrorKind)
+            raise UnsupportedFeature(f"error={value!r}: expected one of {known}") from None
 
     @staticmethod
     def _choice(key: str, value: str, choices: Mapping[str, bool]) -> bool:

@@ -526,3 +526,22 @@ async def test_drawer_closes_by_itself_when_configured() -> None:
     assert emulator.state()["drawer"] == "open"
     await asyncio.sleep(0.2)
     assert emulator.state()["drawer"] == "closed"
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        {"paper": "out", "bogus": "x"},
+        {"cover": "open", "paper": "sideways"},
+        {"paper": "out", "link": "sideways"},
+        {"online": "false", "link_bps": "fast"},
+    ],
+)
+def test_faults_apply_all_or_nothing(faults: dict[str, str]) -> None:
+    from drivers.errors import UnsupportedFeature
+
+    emulator = EscposEmulator({})
+    before = emulator.state()
+    with pytest.raises(UnsupportedFeature):
+        emulator.apply_faults(faults)
+    assert emulator.state() == before

@@ -29,6 +29,9 @@ class EchoEmulator(Emulator):
         self.received += data
         return self.prefix + data
 
+    def check_device_fault(self, key: str, value: str) -> None:
+        raise NotImplementedError
+
     def apply_device_fault(self, key: str, value: str) -> None:
         raise NotImplementedError
 
