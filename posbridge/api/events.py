@@ -225,9 +225,10 @@ def events_router(
             await websocket.close(code=1008, reason="since must be a non-negative integer")
             return
         since = int(raw_since) if raw_since is not None else None
+        # The token first: a stranger gets no subscription, not even for a moment.
+        if not await accept_websocket(websocket, get_token):
+            return
         with get_bus(websocket).subscribe(since) as subscription:
-            if not await accept_websocket(websocket, get_token):
-                return
             sender = asyncio.create_task(_send_events(websocket, subscription))
             receiver = asyncio.create_task(_receive_until_disconnect(websocket))
             try:
