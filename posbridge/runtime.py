@@ -75,6 +75,7 @@ class Runtime:
     notifier: JobNotifier = field(init=False)
     workers: dict[str, DeviceWorker] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _worker_tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _lock_fd: int = -1
 
     @classmethod
@@ -101,13 +102,15 @@ class Runtime:
         for device_id, device in runtime.devices.devices.items():
             worker = DeviceWorker(device, store, notifier)
             runtime.workers[device_id] = worker
-            runtime._tasks.append(asyncio.create_task(worker.run(), name=f"worker:{device_id}"))
+            runtime._worker_tasks.append(
+                asyncio.create_task(worker.run(), name=f"worker:{device_id}")
+            )
         runtime._tasks.append(asyncio.create_task(runtime._maintain(notifier), name="maintain"))
         return runtime
 
     def healthy(self) -> bool:
-        return all(worker.healthy for worker in self.workers.values()) and all(
-            not task.done() for task in self._tasks
+        return all(worker.healthy for worker in self.workers.values()) and not any(
+            task.done() for task in (*self._tasks, *self._worker_tasks)
         )
 
     async def _maintain(self, notifier: JobNotifier) -> None:
@@ -135,9 +138,9 @@ class Runtime:
         # after the restart), within a bound well under systemd's stop timeout.
         for worker in self.workers.values():
             worker.stop()
-        running = [task for task in self._tasks if task.get_name().startswith("worker:")]
-        if running:
-            await asyncio.wait(running, timeout=SHUTDOWN_GRACE_S)
+        if self._worker_tasks:
+            await asyncio.wait(self._worker_tasks, timeout=SHUTDOWN_GRACE_S)
+        await cancel_and_wait(self._worker_tasks)
         await cancel_and_wait(self._tasks)
         await self.devices.aclose()
         await self.store.aclose()
