@@ -289,28 +289,38 @@ class _TextEncoder(EscposTextEncoder):  # type: ignore[misc]
 class _MagicEncode(EscposMagicEncode):  # type: ignore[misc]
     """python-escpos's code page switching, with a shortcut for the common case.
 
-    Its ``write`` tests the text character by character against the current code page.
-    When every character of the text is printable in that page, it would write the
-    whole text with that page; do exactly that, with a C charmap codec built from the
-    library's own table instead of a Python call per character. Anything else (a page
-    switch, an unprintable character, Chinese text) goes the library's own way, so
-    the bytes are always the ones python-escpos would send.
+    Its ``write`` tests the text character by character against the current code page
+    and writes the longest run the page can print, then picks a page for the next
+    character. Do the same with a C charmap codec built from the library's own table:
+    the run in one call, and only the character that needs another page (or has none)
+    goes the library's own way. Text with Chinese characters goes to the library whole,
+    as it encodes such text all at once. The bytes are always those python-escpos sends.
     """
 
     def write(self, text: str) -> None:
-        encoding = self.encoding
-        if not self.disabled and encoding and text:
-            charmap = _charmap(self.encoder, encoding)
-            if charmap is not None:
-                try:
-                    encoded, _ = codecs.charmap_encode(text, "strict", charmap)
-                except UnicodeEncodeError:
-                    pass  # a character of another page: python-escpos switches pages
-                else:
-                    self.driver._raw(encoded)
-                    return
-        super().write(text)
+        if self.disabled or not text or _CJK.search(text):
+            super().write(text)
+            return
+        while text:
+            charmap = _charmap(self.encoder, self.encoding) if self.encoding else None
+            if charmap is None:
+                super().write(text[0])  # no page chosen yet: the library chooses
+                text = text[1:]
+                continue
+            try:
+                encoded, _ = codecs.charmap_encode(text, "strict", charmap)
+            except UnicodeEncodeError as exc:
+                if exc.start:
+                    self.driver._raw(codecs.charmap_encode(text[: exc.start], "strict", charmap)[0])
+                super().write(text[exc.start])  # switches pages, or prints "?"
+                text = text[exc.start + 1 :]
+            else:
+                self.driver._raw(encoded)
+                return
 
+
+# What python-escpos' magic encoder treats as Chinese (it then sends the text as GB18030).
+_CJK = re.compile("[\u4e00-\u9fa5]")
 
 # encoding -> a C charmap codec table built from python-escpos' own character table
 # (ASCII below 0x80, the page's characters above), or None when it has none.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from drivers.errors import DeviceError, EncodingError
-from drivers.escpos.encoder import Font, ReceiptEncoder, TextSize
+from drivers.escpos.encoder import Align, Font, ReceiptEncoder, TextSize
 from drivers.escpos.profiles import PrinterProfile
 from posbridge.receipts.document import (
     BarcodeBlock,
@@ -57,45 +57,84 @@ def render_document(doc: ReceiptDocument, profile: PrinterProfile) -> bytes:
 
     Raises ``EncodingError`` (or ``UnsupportedFeature`` when the profile lacks what a
     block needs, e.g. font B or a drawer) whose message starts with the block's place,
-    ``blocks[3]: ...``.
+    ``blocks[3]: ...``, or the run of text blocks printed together, ``blocks[3..9]: ...``.
     """
     encoder = ReceiptEncoder(profile)
-    for index, block in enumerate(doc.blocks):
-        try:
-            _render_block(encoder, profile, block)
-        except DeviceError as exc:
-            # Keep the class (an unsupported feature is not bad content), add the place.
-            raise type(exc)(f"blocks[{index}]: {exc}") from exc
-        except (ValueError, TypeError, OSError) as exc:
-            raise EncodingError(f"blocks[{index}]: {exc}") from exc
+    # Consecutive text blocks in one style (the item lines of a receipt) go to the
+    # encoder as one text: the same paper, a fraction of the work.
+    run: list[str] = []
+    run_style: _Style | None = None
+    run_start = 0
+    first = last = 0  # the blocks an error would be about
+    try:
+        for index, block in enumerate(doc.blocks):
+            first = last = index
+            text = _text_of(block, profile)
+            style = _style_of(block) if text is not None else None
+            if text is not None and run and style == run_style:
+                run.append(text)
+                continue
+            if run and run_style is not None:
+                first, last = run_start, index - 1
+                _print_run(encoder, run, run_style)
+                first = last = index
+            if text is None:
+                run, run_style = [], None
+                _render_block(encoder, block)
+            else:
+                run, run_style, run_start = [text], style, index
+        if run and run_style is not None:
+            first, last = run_start, len(doc.blocks) - 1
+            _print_run(encoder, run, run_style)
+    except DeviceError as exc:
+        # Keep the class (an unsupported feature is not bad content), add the place.
+        raise type(exc)(f"{_where(first, last)}: {exc}") from exc
+    except (ValueError, TypeError, OSError) as exc:
+        raise EncodingError(f"{_where(first, last)}: {exc}") from exc
     return encoder.getvalue()
 
 
-def _render_block(encoder: ReceiptEncoder, profile: PrinterProfile, block: Block) -> None:
+def _where(first: int, last: int) -> str:
+    return f"blocks[{first}]" if first == last else f"blocks[{first}..{last}]"
+
+
+# bold, underline, size, align, font
+_Style = tuple[bool, bool, TextSize, Align, Font]
+
+
+def _style_of(block: Block) -> _Style:
+    match block:
+        case TextBlock():
+            return (block.bold, block.underline, block.size, block.align, block.font)
+        case ColumnsBlock():
+            return (block.bold, False, block.size, Align.LEFT, block.font)
+        case _:
+            return (False, False, TextSize.NORMAL, Align.LEFT, getattr(block, "font", Font.A))
+
+
+def _text_of(block: Block, profile: PrinterProfile) -> str | None:
+    """The laid-out text of a text, columns or rule block; None for other blocks."""
     match block:
         case TextBlock():
             width = line_columns(profile, font=block.font, size=block.size)
-            lines = wrap(block.text, width)
-            encoder.text(
-                _printable("\n".join(lines)) + "\n",
-                bold=block.bold,
-                underline=block.underline,
-                size=block.size,
-                align=block.align,
-                font=block.font,
-            )
+            return _printable("\n".join(wrap(block.text, width))) + "\n"
         case ColumnsBlock():
             width = line_columns(profile, font=block.font, size=block.size)
-            lines = columns_lines(block.left, block.right, width)
-            encoder.text(
-                _printable("\n".join(lines)) + "\n",
-                bold=block.bold,
-                size=block.size,
-                font=block.font,
-            )
+            return _printable("\n".join(columns_lines(block.left, block.right, width))) + "\n"
         case RuleBlock():
-            width = line_columns(profile, font=block.font)
-            encoder.text(rule_line(block.char, width) + "\n", font=block.font)
+            return rule_line(block.char, line_columns(profile, font=block.font)) + "\n"
+    return None
+
+
+def _print_run(encoder: ReceiptEncoder, run: list[str], style: _Style) -> None:
+    bold, underline, size, align, font = style
+    encoder.text(
+        "".join(run), bold=bold, underline=underline, size=size, align=align, font=font
+    )
+
+
+def _render_block(encoder: ReceiptEncoder, block: Block) -> None:
+    match block:
         case BarcodeBlock():
             encoder.barcode(
                 block.data,

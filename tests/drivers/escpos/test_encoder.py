@@ -432,3 +432,22 @@ def test_whole_receipt_is_one_byte_string(t88v: PrinterProfile) -> None:
     assert out.index(b"{BORDER-12345") < out.index(b"1P0https://") < out.index(b"\x1dV\x00")
     assert out.endswith(b"\x1dV\x00\x1bp\x00\x32\x32")
     assert enc.getvalue() == out  # getvalue does not consume
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Grüße € 49,00\n‰ Ωμέγα ü\nПривет ß ☃\n€€ ü € ü\n",
+        "plain ascii first\nthen € and ñ\nthen Ω and ü and € again\n",
+        "emoji 😀 has no page\n中文 text goes whole\n",
+        "€" * 50 + "\n" + "x" * 500 + "\n",
+    ],
+)
+def test_one_long_text_matches_python_escpos(t88v: PrinterProfile, text: str) -> None:
+    from drivers.escpos._lib import escpos_printer
+
+    reference = escpos_printer.Dummy(profile="TM-T88V")
+    reference.text(text)
+    enc = ReceiptEncoder(t88v)
+    enc.text(text)
+    assert body(enc) == reference.output

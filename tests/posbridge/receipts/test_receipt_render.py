@@ -170,3 +170,26 @@ def test_thirty_line_receipt_renders_quickly() -> None:
     # Typically ~2 ms here (python-escpos's per-character code page search dominates);
     # the bound is loose because the test machine is shared.
     assert per_receipt < 0.025
+
+
+def test_text_runs_print_the_same_paper_as_block_by_block() -> None:
+    """Consecutive text blocks go out as one text; the paper must not change."""
+    import json
+    from pathlib import Path
+
+    from drivers.escpos.emulator import EscposEmulator
+    from drivers.escpos.profiles import load_profile
+    from posbridge.receipts.document import ReceiptDocument
+    from posbridge.receipts.render import render_document
+    from posbridge.receipts.templates import TemplateStore
+
+    example = Path(__file__).resolve().parents[3] / "examples" / "sales-receipt.json"
+    document = TemplateStore().render("sales", json.loads(example.read_text())["data"])
+    profile = load_profile("TM-T88V")
+    together = EscposEmulator({})
+    together.receive(render_document(document, profile))
+    one_by_one = EscposEmulator({})
+    for block in document.blocks:
+        one_by_one.receive(render_document(ReceiptDocument(blocks=[block]), profile))
+    assert together.output_text() == one_by_one.output_text()
+    assert together.output_png() == one_by_one.output_png()
