@@ -281,7 +281,9 @@ class JobStore:
                 " VALUES (?, ?, ?, ?, ?)",
                 (new.scope, key, new.request_fingerprint, seq, first_json),
             )
-        return SubmitResult(job, False, json.loads(first_json), first_json)
+        # ``first`` is already plain JSON values (the factory's contract); no need to
+        # parse back what was just serialised.
+        return SubmitResult(job, False, first, first_json)
 
     async def transition(
         self,
