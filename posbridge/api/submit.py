@@ -82,6 +82,9 @@ async def accept_job(
     if key is not None:
         body = await request.body()
         fingerprint = hashlib.sha256(body).hexdigest()
+    worker = runtime.workers[device.id]
+    # An idle, ready printer takes the job at once: committed straight as 'sending'.
+    claimed = await worker.try_claim()
     new = NewJob(
         device_id=device.id,
         kind=kind,
@@ -90,11 +93,18 @@ async def accept_job(
         idempotency_key=key,
         request_fingerprint=fingerprint,
         idempotency_scope=f"{request.method} {request.url.path}",
+        sending=claimed,
     )
     try:
         result = await runtime.store.submit(new)
-    except IdempotencyConflict as exc:
-        raise Problem(409, exc.code, "Idempotency key reused", str(exc)) from exc
+    except BaseException as exc:
+        if claimed:
+            worker.release()
+        if isinstance(exc, IdempotencyConflict):
+            raise Problem(409, exc.code, "Idempotency key reused", str(exc)) from exc
+        raise
+    if result.replayed and claimed:
+        worker.release()
     if result.replayed:
         return Response(
             result.first_response_json,
@@ -103,7 +113,10 @@ async def accept_job(
             headers={"Location": f"/v1/jobs/{result.job.id}", "Idempotent-Replayed": "true"},
         )
     runtime.notifier.changed(result.job)
-    runtime.workers[device.id].offer(result.job.id, payload)
+    if claimed:
+        worker.send_claimed(result.job, payload)
+    else:
+        worker.offer(result.job.id, payload)
     job = result.job
     if wait > 0:
         job = await wait_for_job(runtime, job.id, wait) or job

@@ -173,6 +173,10 @@ class NewJob:
     request_fingerprint: str | None = None
     idempotency_scope: str | None = None
     response_factory: ResponseFactory | None = field(default=None, compare=False)
+    sending: bool = False
+    """Commit the job straight as ``sending`` (attempt 1): its worker is idle and sends it
+    right after the commit. One commit instead of two; if the daemon dies before the
+    bytes leave, recovery reports the job ``in_doubt`` like any job caught sending."""
 
     @property
     def scope(self) -> str:

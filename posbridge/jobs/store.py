@@ -253,17 +253,18 @@ class JobStore:
         job_id = new_job_id(now // 1000)
         cur = conn.execute(
             "INSERT INTO jobs (id, device_id, kind, state, created_at, updated_at, deadline_at,"
-            " bytes_total, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " bytes_total, idempotency_key, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 job_id,
                 new.device_id,
                 kind.value,
-                JobState.QUEUED.value,
+                (JobState.SENDING if new.sending else JobState.QUEUED).value,
                 now,
                 now,
                 deadline,
                 len(new.payload),
                 key,
+                1 if new.sending else 0,
             ),
         )
         seq = cur.lastrowid

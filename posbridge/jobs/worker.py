@@ -17,12 +17,16 @@ one confirmation, one commit to ``done``. A busy till's queue drains at the prin
 pace instead of at one round of commits per receipt. The price: if the link breaks in
 the middle of such a write, every job of that write is ``in_doubt``, since nobody can
 tell which of them printed.
+
+When the printer is idle and ready (by the status it pushed) and nothing waits, a new
+job skips the queue: the request commits it straight as ``sending`` (``try_claim``) and
+hands it over (``send_claimed``), saving a commit and a look at the store. A crash
+between that commit and the write reports the job ``in_doubt``: never a silent reprint.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict
 from datetime import UTC, datetime
@@ -72,13 +76,57 @@ class DeviceWorker:
         self._payloads: OrderedDict[str, bytes] = OrderedDict()
         self._payload_bytes = 0
         self._stopping = False
+        # The idle fast path: when the device is idle and ready, a job is committed
+        # straight as 'sending' and handed over here, skipping the queue's round of
+        # database work. ``_known_empty`` says the store holds no waiting job for this
+        # device; ``_news`` counts offers and wakes, so a look at the store that raced
+        # with a new job does not count as "empty".
+        self._busy = False
+        self._known_empty = False
+        self._news = 0
+        self._claimed: tuple[Job, bytes] | None = None
 
     def wake(self) -> None:
         """A job for this device was queued (or re-queued): look now."""
+        self._news += 1
+        self._known_empty = False
+        self._wake.set()
+
+    async def try_claim(self) -> bool:
+        """Whether a new job may skip the queue: nothing waits, nothing is being sent, and
+        the printer, by what it pushed last, can print. If True, the caller commits the job
+        as 'sending' and then calls ``send_claimed`` (or ``release`` if it did not)."""
+        device = self.device
+        if self._stopping or self._busy or not self._known_empty or device.lock.locked():
+            return False
+        if not device.pushes_status:
+            return False  # without pushed status, readiness needs a round trip anyway
+        self._busy = True
+        try:
+            async with device.lock:
+                status = await device.current_status()
+        except DeviceError:
+            self.release()
+            return False
+        if status.blocking_reason is not None or not self._known_empty:
+            self.release()
+            return False
+        return True
+
+    def release(self) -> None:
+        """Give up a claim: the job goes the usual way."""
+        self._busy = False
+        self._wake.set()
+
+    def send_claimed(self, job: Job, payload: bytes) -> None:
+        """Send a job that ``try_claim`` allowed and that is committed as 'sending'."""
+        self._claimed = (job, payload)
         self._wake.set()
 
     def offer(self, job_id: str, payload: bytes) -> None:
         """A job was committed for this device: remember its bytes and look now."""
+        self._news += 1
+        self._known_empty = False
         self._payloads[job_id] = payload
         self._payload_bytes += len(payload)
         while len(self._payloads) > PAYLOAD_CACHE_JOBS or (
@@ -94,16 +142,37 @@ class DeviceWorker:
         self._wake.set()
 
     async def run(self) -> None:
-        while not self._stopping:
+        # On stop, a job already claimed (committed as 'sending') is still sent.
+        while not self._stopping or self._claimed is not None or self._busy:
             self._wake.clear()
             try:
-                jobs = await self.store.next_jobs_for_device(self.device.id, MAX_BATCH_JOBS)
-                if jobs and not self._stopping:
-                    await self._process(jobs)
-                elif not jobs:
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(IDLE_WAKE_S):
-                            await self._wake.wait()
+                if self._claimed is not None:
+                    job, payload = self._claimed
+                    self._claimed = None
+                    try:
+                        await self._send_claimed(job, payload)
+                    finally:
+                        self._busy = False
+                    continue
+                if self._busy:  # a claim is being committed: its job comes next
+                    await self._sleep_until_woken()
+                    continue
+                if self._known_empty and await self._sleep_until_woken() and self._known_empty:
+                    continue  # woken without news (a claim given up, a stop): nothing to read
+                news = self._news
+                self._busy = True
+                try:
+                    jobs = await self.store.next_jobs_for_device(self.device.id, MAX_BATCH_JOBS)
+                    if jobs and not self._stopping:
+                        await self._process(jobs)
+                finally:
+                    self._busy = False
+                if not jobs:
+                    self._known_empty = news == self._news
+                    if not self._known_empty:
+                        continue  # a job arrived while we looked: look again
+                else:
+                    self._known_empty = False  # look again: more may be waiting
                 self.healthy = True  # a full turn, idle or not: the worker works
             except asyncio.CancelledError:
                 raise
@@ -113,6 +182,16 @@ class DeviceWorker:
                 self.healthy = False
                 log.exception("worker for %s failed; retrying", self.device.id)
                 await asyncio.sleep(1.0)
+
+    async def _sleep_until_woken(self) -> bool:
+        """Wait for a wake-up; False when IDLE_WAKE_S passed without one (then the store is
+        read anyway, as a safety net)."""
+        try:
+            async with asyncio.timeout(IDLE_WAKE_S):
+                await self._wake.wait()
+        except TimeoutError:
+            return False
+        return True
 
     async def _transition(self, job: Job, to: JobState, **kwargs: object) -> Job | None:
         try:
@@ -177,11 +256,7 @@ class DeviceWorker:
                 batch = [job for job in self._batch(jobs) if not self._overdue(job, now)]
                 sent = await self._send(batch) if batch else []
         if sent:
-            try:
-                await self._confirm(sent)
-            except Exception as exc:
-                await self._in_doubt(sent, exc, f"confirming the job failed ({exc})")
-                raise
+            await self._confirm_or_doubt(sent)
         elif reason is not None:
             await self._hold(jobs[0], reason)
             await self.device.wait_changed(HELD_RECHECK_S)
@@ -206,6 +281,17 @@ class DeviceWorker:
             # Nothing was sent: give the jobs back to the queue, then let run() report it.
             await self._transition_all(sending, JobState.QUEUED, expect={JobState.SENDING})
             raise
+        return await self._transmit(sending, payload)
+
+    async def _send_claimed(self, job: Job, payload: bytes) -> None:
+        async with self.device.lock:
+            sent = await self._transmit([job], payload)
+        if sent:
+            await self._confirm_or_doubt(sent)
+        self._known_empty = self._known_empty and bool(sent)
+
+    async def _transmit(self, sending: list[Job], payload: bytes) -> list[Job]:
+        """Write the bytes of jobs already committed as 'sending'; those that went out."""
         try:
             await self.device.write(payload)
         except ConnectFailed:
@@ -235,6 +321,13 @@ class DeviceWorker:
             error_code=getattr(exc, "code", "internal_error"),
             error_detail=f"{what_happened}: check the printout, then retry or cancel",
         )
+
+    async def _confirm_or_doubt(self, jobs: list[Job]) -> None:
+        try:
+            await self._confirm(jobs)
+        except Exception as exc:
+            await self._in_doubt(jobs, exc, f"confirming the job failed ({exc})")
+            raise
 
     async def _confirm(self, jobs: list[Job]) -> None:
         """Wait until the printer has taken the jobs: a printer paused mid-receipt (paper

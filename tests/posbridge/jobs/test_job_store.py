@@ -465,3 +465,16 @@ async def test_unusable_path_fails_open_cleanly(tmp_path: Path) -> None:
     (tmp_path / "dir.sqlite3").mkdir()
     with pytest.raises(JobStoreError, match="job database error"):
         await JobStore.open(tmp_path / "dir.sqlite3")
+
+
+async def test_a_job_can_be_committed_straight_as_sending(tmp_path: Path) -> None:
+    store = await JobStore.open(tmp_path / "jobs.sqlite3")
+    result = await store.submit(NewJob("r", JobKind.RECEIPT, b"x", sending=True))
+    assert result.job.state is JobState.SENDING and result.job.attempts == 1
+    assert await store.next_for_device("r") is None  # the worker already has it
+    await store.aclose()
+    # Caught before it was confirmed: reported in doubt, never queued again silently.
+    reopened = await JobStore.open(tmp_path / "jobs.sqlite3")
+    assert [job.id for job in reopened.recovered] == [result.job.id]
+    assert (await reopened.get(result.job.id)).state is JobState.IN_DOUBT  # type: ignore[union-attr]
+    await reopened.aclose()

@@ -78,3 +78,39 @@ async def test_stop_ends_the_worker_after_its_batch(tmp_path: Path) -> None:
     finally:
         await devices.aclose()
         await store.aclose()
+
+
+async def test_an_idle_ready_printer_takes_a_claimed_job_at_once(tmp_path: Path) -> None:
+    store = await JobStore.open(tmp_path / "jobs.sqlite3")
+    waiters = JobWaiters()
+    worker, devices = await _worker(store, waiters)
+    device = devices.devices["r"]
+    async with device.lock:
+        await device.refresh_status()  # connects, and turns pushed status on
+    assert device.pushes_status
+    task = asyncio.create_task(worker.run())
+    try:
+        async with asyncio.timeout(5):
+            # Polled: the worker's first empty look at the store has no event of its own.
+            while not await worker.try_claim():  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        accepted = await store.submit(NewJob("r", JobKind.RAW, b"fast\n", sending=True))
+        assert accepted.job.state is JobState.SENDING
+        with waiters.watch(accepted.job.id) as watch:
+            worker.send_claimed(accepted.job, b"fast\n")
+            async with asyncio.timeout(5):
+                while watch.latest is None or watch.latest.state is not JobState.DONE:
+                    await watch.event.wait()
+                    watch.event.clear()
+        emulator = device.emulator()
+        assert emulator is not None and emulator.output_text().count("fast") == 1
+
+        # A printer out of paper takes no claim: the job must queue and wait.
+        emulator.apply_faults({"paper": "out"})
+        assert not await worker.try_claim()
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 5)
+        await devices.aclose()
+        await store.aclose()
+
