@@ -35,8 +35,8 @@ def test_kill_9_loop_loses_nothing_and_never_double_prints(tmp_path: Path) -> No
     accepted: list[tuple[str, str]] = []  # (job id, marker)
     state_dir = tmp_path / "state"
     with ThreadedEmulator() as emulator:
-        # Slow the link so kills land while bytes are on the wire.
-        emulator.call(lambda: emulator.emulator.apply_faults({"link_bps": "40000"}))
+        # Slow the link (8000 bytes/s) so kills land while bytes are on the wire.
+        emulator.call(lambda: emulator.emulator.apply_faults({"link_bps": "8000"}))
         config = _config(emulator.url)
         for round_no in range(ROUNDS):
             daemon = Daemon(state_dir, config)
