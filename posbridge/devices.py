@@ -191,21 +191,16 @@ class ReceiptPrinterDevice:
     # -- operations (callers hold ``lock``) ---------------------------------------------
     async def refresh_status(self) -> PrinterStatus:
         """Ask the printer for its status; raises TransportError when it cannot be reached."""
-        printer = await self._connected()
-        try:
-            status = await printer.status()
-        except DeviceError as exc:
-            await self._drop_link(exc)
-            raise
-        state = DeviceState.ATTENTION if status.blocking_reason else DeviceState.READY
-        self._set(state, status, None)
-        return status
+        return await self._status(pushed=False)
 
     async def current_status(self) -> PrinterStatus:
         """The status now: what the printer pushed when it pushes, else asked for."""
+        return await self._status(pushed=True)
+
+    async def _status(self, *, pushed: bool) -> PrinterStatus:
         printer = await self._connected()
         try:
-            status = await printer.latest_status()
+            status = await (printer.latest_status() if pushed else printer.status())
         except DeviceError as exc:
             await self._drop_link(exc)
             raise
