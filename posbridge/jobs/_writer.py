@@ -91,6 +91,7 @@ class GroupCommitWriter:
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._accepting = True
+        self._fatal: BaseException | None = None
         self._counters = _Counters()
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
 
@@ -119,6 +120,8 @@ class GroupCommitWriter:
         # seen by the thread's final drain, so no caller waits forever.
         with self._lock:
             if not self._accepting:
+                if self._fatal is not None:
+                    raise self._fatal
                 raise StoreClosed("the job store is closed")
             self._queue.put(op)
         return await op.future
@@ -215,6 +218,10 @@ class GroupCommitWriter:
     def _shutdown(self, error: BaseException) -> None:
         with self._lock:
             self._accepting = False
+            # Callers that arrive after this learn why, not just that the store is closed
+            # (a database that cannot be opened must say so at start).
+            if not isinstance(error, StoreClosed):
+                self._fatal = error
         while True:
             try:
                 item = self._queue.get_nowait()

@@ -478,3 +478,18 @@ async def test_a_job_can_be_committed_straight_as_sending(tmp_path: Path) -> Non
     assert [job.id for job in reopened.recovered] == [result.job.id]
     assert (await reopened.get(result.job.id)).state is JobState.IN_DOUBT  # type: ignore[union-attr]
     await reopened.aclose()
+
+
+async def test_a_writer_that_could_not_open_says_why_to_late_callers(tmp_path: Path) -> None:
+    # The writer thread may fail before the first operation is even queued; that caller
+    # must still hear the reason, not just "closed".
+    from posbridge.jobs._writer import GroupCommitWriter
+
+    def cannot_open() -> sqlite3.Connection:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    writer = GroupCommitWriter(cannot_open)
+    writer.start()
+    await writer.wait_closed()  # the thread has failed and finished
+    with pytest.raises(JobStoreError, match="unable to open database file"):
+        await writer.run(lambda conn: None)
