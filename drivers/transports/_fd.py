@@ -1,10 +1,12 @@
-"""Waiting on a non-blocking file descriptor from the event loop (serial ports, devices)."""
+"""Reading and writing a non-blocking file descriptor from the event loop (serial ports,
+devices): the loop waits for readiness, never for the I/O itself. Callers bound the time."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 
-__all__ = ["wait_fd"]
+__all__ = ["read_fd", "wait_fd", "write_fd"]
 
 
 async def wait_fd(fd: int, *, writable: bool) -> None:
@@ -24,3 +26,22 @@ async def wait_fd(fd: int, *, writable: bool) -> None:
         await ready
     finally:
         remove(fd)
+
+
+async def write_fd(fd: int, data: bytes) -> None:
+    """Write all of ``data``, waiting for room whenever the device is full."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            await wait_fd(fd, writable=True)
+
+
+async def read_fd(fd: int, max_bytes: int) -> bytes:
+    """Read once something is there; b"" is what the device said (end or nothing)."""
+    while True:
+        try:
+            return os.read(fd, max_bytes)
+        except BlockingIOError:
+            await wait_fd(fd, writable=False)

@@ -22,7 +22,7 @@ from enum import Enum
 from pathlib import Path
 
 from drivers.errors import ConnectFailed, ConnectionLost, TransportTimeout
-from drivers.transports._fd import wait_fd
+from drivers.transports._fd import read_fd, write_fd
 from drivers.transports.base import Transport
 from drivers.transports.registry import local_path, seconds_option
 from drivers.url import DeviceURL
@@ -105,12 +105,7 @@ class FileTransport(Transport):
                     # Disk files cannot be polled; a thread keeps a slow disk off the loop.
                     await asyncio.to_thread(_write_all, fd, data)
                     return
-                view = memoryview(data)
-                while view:
-                    try:
-                        view = view[os.write(fd, view) :]
-                    except BlockingIOError:
-                        await wait_fd(fd, writable=True)
+                await write_fd(fd, data)
         except TimeoutError as exc:
             raise TransportTimeout(
                 f"{self.path}: device did not take the data within {self.write_timeout:g} s"
@@ -130,11 +125,7 @@ class FileTransport(Transport):
         try:
             async with asyncio.timeout(timeout):
                 while True:
-                    try:
-                        data = os.read(fd, max_bytes)
-                    except BlockingIOError:
-                        await wait_fd(fd, writable=False)
-                        continue
+                    data = await read_fd(fd, max_bytes)
                     if data:
                         return data
                     # usblp reports "nothing to say" as a zero-length read; wait and retry

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import fcntl
-import os
 import struct
 import termios
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 import serial
 
 from drivers.errors import ConnectFailed, ConnectionLost, InvalidURL, TransportTimeout
-from drivers.transports._fd import wait_fd
+from drivers.transports._fd import read_fd, write_fd
 from drivers.transports.base import Transport
 from drivers.transports.registry import local_path, seconds_option
 from drivers.url import DeviceURL
@@ -162,16 +161,9 @@ class SerialTransport(Transport):
     async def write(self, data: bytes) -> None:
         fd = self._fd()
         budget = self.write_timeout + self.settings.seconds_on_wire(len(data))
-        view = memoryview(data)
         try:
             async with asyncio.timeout(budget):
-                while view:
-                    try:
-                        sent = os.write(fd, view)
-                    except BlockingIOError:
-                        await wait_fd(fd, writable=True)
-                        continue
-                    view = view[sent:]
+                await write_fd(fd, data)
                 # "Drained to the device": wait until the UART's output queue is empty.
                 while self._output_queued(fd):  # noqa: ASYNC110 - nothing to wait on but time
                     await asyncio.sleep(_DRAIN_POLL_S)
@@ -201,13 +193,7 @@ class SerialTransport(Transport):
         fd = self._fd()
         try:
             async with asyncio.timeout(timeout):
-                while True:
-                    try:
-                        data = os.read(fd, max_bytes)
-                    except BlockingIOError:
-                        await wait_fd(fd, writable=False)
-                        continue
-                    break
+                data = await read_fd(fd, max_bytes)
         except TimeoutError:
             return b""
         except OSError as exc:
