@@ -13,7 +13,7 @@ import contextlib
 import errno
 import os
 import tty
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 from drivers.emulation import Emulator, EmulatorSession
@@ -25,16 +25,21 @@ _CHUNK = 4096
 _POLL_SECONDS = 3600.0  # session reads wake on data or close; the timeout only re-arms
 
 
-async def _session_to_sink(session: EmulatorSession, sink: asyncio.StreamWriter) -> None:
-    """Device→host: forward replies until the session closes (e.g. link down)."""
+async def _replies(session: EmulatorSession) -> AsyncIterator[bytes]:
+    """Device→host bytes, as they come, until the session closes (e.g. link down)."""
     while True:
         try:
             chunk = await session.read(_CHUNK, _POLL_SECONDS)
         except ConnectionLost:
             return
         if chunk:
-            sink.write(chunk)
-            await sink.drain()
+            yield chunk
+
+
+async def _session_to_sink(session: EmulatorSession, sink: asyncio.StreamWriter) -> None:
+    async for chunk in _replies(session):
+        sink.write(chunk)
+        await sink.drain()
 
 
 async def _source_to_session(source: asyncio.StreamReader, session: EmulatorSession) -> None:
@@ -163,14 +168,9 @@ class PtyServer:
                 await session.write(data)
 
     async def _forward_replies(self, session: EmulatorSession) -> None:
-        while True:
-            try:
-                chunk = await session.read(_CHUNK, _POLL_SECONDS)
-            except ConnectionLost:
-                return
-            if chunk:
-                self._outbound += chunk
-                self._flush()
+        async for chunk in _replies(session):
+            self._outbound += chunk
+            self._flush()
 
     def _flush(self) -> None:
         """Write queued replies to the master; wait for writability if the pty is full."""
