@@ -29,6 +29,7 @@ SLOW_LINK_BPS = 9600 // 10  # 9600 baud 8N1 ≈ 960 bytes per second
 # kind -> "module:Class"; imported lazily so nothing heavy loads at import time.
 _BUILTIN_EMULATORS: dict[str, str] = {
     "escpos": "drivers.escpos.emulator:EscposEmulator",
+    "zpl": "drivers.zpl.emulator:ZplEmulator",
 }
 
 
