@@ -9,21 +9,25 @@ daemon runs the built-in demo configuration, in which every device is an emulato
 from __future__ import annotations
 
 import enum
+import re
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from drivers.errors import DeviceError
 from drivers.url import DeviceURL
+from drivers.zpl.media import Media, MediaTracking
 
 __all__ = [
     "Config",
     "ConfigError",
     "DeviceConfig",
     "DeviceKind",
+    "HangTagsConfig",
+    "MediaConfig",
     "JobsConfig",
     "ServerConfig",
     "demo_config",
@@ -45,7 +49,7 @@ class DeviceKind(enum.StrEnum):
 
 
 # The kinds this version drives; the others are part of the configuration language already.
-SUPPORTED_KINDS = frozenset({DeviceKind.RECEIPT_PRINTER})
+SUPPORTED_KINDS = frozenset({DeviceKind.RECEIPT_PRINTER, DeviceKind.LABEL_PRINTER})
 
 
 class _Strict(BaseModel):
@@ -78,6 +82,67 @@ class JobsConfig(_Strict):
     drawer_deadline_s: Annotated[float, Field(gt=0)] = 30.0
     retention_hours: Annotated[float, Field(gt=0)] = 7 * 24.0
     max_wait_s: Annotated[float, Field(gt=0, le=300)] = 60.0
+    # A markdown weekend's batch may wait for media for hours; it is still wanted.
+    hang_tags_deadline_s: Annotated[float, Field(gt=0)] = 7 * 86400.0
+
+
+class MediaConfig(_Strict):
+    """The labels loaded in a label printer (see ``drivers.zpl.media.Media``)."""
+
+    width_mm: Annotated[float, Field(ge=5, le=220)] = 50.8
+    height_mm: Annotated[float, Field(ge=5, le=1000)] = 76.2
+    dpi: Literal[203, 300] = 203
+    tracking: Literal["gap", "mark", "continuous"] = "gap"
+    darkness: Annotated[int | None, Field(ge=0, le=30)] = None
+    speed_ips: Annotated[int | None, Field(ge=2, le=12)] = None
+
+    def media(self) -> Media:
+        return Media(
+            width_mm=self.width_mm,
+            height_mm=self.height_mm,
+            dpi=self.dpi,
+            tracking=MediaTracking(self.tracking),
+            darkness=self.darkness,
+            speed_ips=self.speed_ips,
+        )
+
+
+class HangTagsConfig(_Strict):
+    """Which prices a hang tag shows and how.
+
+    ``pricebooks`` in the order the tag shows them; a bare name is a pricebook of
+    ``default_catalog``. ``missing_price``: ``omit`` leaves a missing price off the tag,
+    ``reject`` refuses the request naming the product and pricebook.
+    """
+
+    pricebooks: Annotated[list[str], Field(min_length=1, max_length=8)] = Field(
+        default_factory=lambda: ["regular", "sale"]
+    )
+    default_catalog: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "default"
+    missing_price: Literal["omit", "reject"] = "omit"
+    locale: str = "de_AT"
+    template: str = "tag-2x3"
+    templates_dir: Path | None = None
+    max_tags: Annotated[int, Field(ge=1, le=100_000)] = 20_000
+
+    @field_validator("pricebooks")
+    @classmethod
+    def _refs_are_valid(cls, refs: list[str]) -> list[str]:
+        for ref in refs:
+            if not re.fullmatch(r"([A-Za-z0-9_-]{1,64}\.)?[A-Za-z0-9_-]{1,64}", ref):
+                raise ValueError(f"{ref!r} is not a pricebook reference like 'catalog.pricebook'")
+        return refs
+
+    @field_validator("locale")
+    @classmethod
+    def _locale_is_known(cls, locale: str) -> str:
+        from babel import Locale, UnknownLocaleError
+
+        try:
+            Locale.parse(locale.replace("-", "_"))
+        except (ValueError, UnknownLocaleError) as exc:
+            raise ValueError(f"unknown locale {locale!r}") from exc
+        return locale
 
 
 class DeviceConfig(_Strict):
@@ -93,6 +158,8 @@ class DeviceConfig(_Strict):
     # profile has them: no status round trip before each job. Off for clones that
     # claim an Epson profile but garble GS a.
     status_push: bool = True
+    # Label printers only: the labels loaded.
+    media: MediaConfig | None = None
 
     @field_validator("kind")
     @classmethod
@@ -113,6 +180,16 @@ class DeviceConfig(_Strict):
             raise ValueError(str(exc)) from exc
         return profile
 
+    @model_validator(mode="after")
+    def _media_fits_kind(self) -> DeviceConfig:
+        if self.media is not None and self.kind is not DeviceKind.LABEL_PRINTER:
+            raise ValueError("media is only for label printers")
+        return self
+
+    def label_media(self) -> Media:
+        """The media of a label printer (the default 2 x 3 in tags if none is set)."""
+        return (self.media or MediaConfig()).media()
+
     @field_validator("url")
     @classmethod
     def _url_is_usable(cls, url: str) -> str:
@@ -128,6 +205,7 @@ class DeviceConfig(_Strict):
 class Config(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
+    hang_tags: HangTagsConfig = Field(default_factory=HangTagsConfig)
     templates_dir: Path | None = None
     devices: list[DeviceConfig] = Field(default_factory=list)
 
@@ -197,7 +275,15 @@ def demo_config() -> Config:
                     "url": "emu://escpos/receipt-1?profile=TM-T88V",
                     "profile": "TM-T88V",
                     "status_interval_s": 1.0,
-                }
+                },
+                {
+                    "id": "label-1",
+                    "kind": "label_printer",
+                    "name": "Emulated Zebra ZD421 (203 dpi, 2 x 3 in tags)",
+                    "url": "emu://zpl/label-1?dpi=203",
+                    "status_interval_s": 1.0,
+                    "media": {"width_mm": 50.8, "height_mm": 76.2, "dpi": 203},
+                },
             ]
         },
         "built-in demo configuration",

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from posbridge.config import ConfigError, DeviceKind, demo_config, load_config
+from posbridge.config import Config, ConfigError, DeviceKind, demo_config, load_config
 
 GOOD = """
 [server]
@@ -18,10 +18,10 @@ url = "tcp://192.168.1.50:9100"
 """
 
 
-def _load(tmp_path: Path, text: str) -> None:
+def _load(tmp_path: Path, text: str) -> Config:
     path = tmp_path / "posbridge.toml"
     path.write_text(text)
-    load_config(path)
+    return load_config(path)
 
 
 def test_valid_file(tmp_path: Path) -> None:
@@ -69,8 +69,26 @@ def test_demo_config_is_all_emulators() -> None:
 
 
 def test_kinds_not_driven_yet_are_refused_clearly(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="label_printer devices are not supported yet"):
-        _load(tmp_path, GOOD.replace('"receipt_printer"', '"label_printer"'))
+    with pytest.raises(ConfigError, match="scanner devices are not supported yet"):
+        _load(tmp_path, GOOD.replace('"receipt_printer"', '"scanner"'))
+
+
+def test_label_printer_media_is_checked_and_only_for_label_printers(tmp_path: Path) -> None:
+    label = GOOD.replace('"receipt_printer"', '"label_printer"')
+    config = _load(tmp_path, label + "[devices.media]\ndpi = 300\nwidth_mm = 101.6\n")
+    media = config.devices[0].label_media()
+    assert (media.dpi, media.width_dots) == (300, 1200)
+    with pytest.raises(ConfigError, match=r"devices\[0\]\.media\.dpi"):
+        _load(tmp_path, label + "[devices.media]\ndpi = 250\n")
+    with pytest.raises(ConfigError, match="media is only for label printers"):
+        _load(tmp_path, GOOD + "[devices.media]\ndpi = 203\n")
+
+
+def test_hang_tag_pricebooks_and_locale_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"hang_tags\.pricebooks.*'a b'"):
+        _load(tmp_path, GOOD + '[hang_tags]\npricebooks = ["a b"]\n')
+    with pytest.raises(ConfigError, match="unknown locale 'xx_QQ'"):
+        _load(tmp_path, GOOD + '[hang_tags]\nlocale = "xx_QQ"\n')
 
 
 def test_unknown_printer_profile_is_refused(tmp_path: Path) -> None:

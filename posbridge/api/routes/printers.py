@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from drivers.errors import EncodingError
 from drivers.escpos.encoder import drawer_kick_bytes
-from posbridge.api.deps import RuntimeDep, device_or_404
+from posbridge.api.deps import RuntimeDep, receipt_printer_or_404
 from posbridge.api.errors import Problem
 from posbridge.api.submit import accept_job
 from posbridge.jobs.models import JobKind
@@ -86,7 +86,7 @@ async def print_receipt(
     runtime: RuntimeDep,
     wait: WaitQuery = 0,
 ) -> Response:
-    device = device_or_404(runtime, device_id)
+    device = receipt_printer_or_404(runtime, device_id)
     document = await receipt_document(runtime, body)
     try:
         if document.has_images:
@@ -108,7 +108,7 @@ async def open_drawer(
     body: DrawerRequest | None = None,
     wait: WaitQuery = 0,
 ) -> Response:
-    device = device_or_404(runtime, device_id)
+    device = receipt_printer_or_404(runtime, device_id)
     body = body or DrawerRequest()
     payload = drawer_kick_bytes(body.pin, body.on_ms)
     deadline = body.deadline_s or runtime.config.jobs.drawer_deadline_s

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from drivers.errors import DeviceError
-from posbridge.api.deps import RuntimeDep, device_or_404
+from posbridge.api.deps import RuntimeDep, receipt_printer_or_404
 from posbridge.api.errors import Problem
 from posbridge.api.routes.printers import ReceiptRequest, receipt_document
 from posbridge.receipts.preview import render_preview
@@ -31,7 +31,7 @@ async def preview_receipt(
 ) -> Response:
     """What the printer would produce, rendered by the emulator: nothing is printed."""
     if device_id is not None:
-        profile = device_or_404(runtime, device_id).profile.name
+        profile = receipt_printer_or_404(runtime, device_id).profile.name
     document = await receipt_document(runtime, body)
     try:
         out = await asyncio.to_thread(render_preview, document, profile, format)
