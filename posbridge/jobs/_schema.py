@@ -8,15 +8,19 @@ Payloads live in their own table so that listings never page through blobs.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from posbridge.jobs.errors import UnsupportedSchema
-from posbridge.jobs.models import Job, JobKind, JobState
+from posbridge.jobs.models import DoubtRange, Job, JobKind, JobState
 
 __all__ = [
     "JOB_COLUMNS",
+    "decode_doubt",
+    "encode_doubt",
     "SCHEMA_VERSION",
     "connect_reader",
     "connect_writer",
@@ -26,7 +30,7 @@ __all__ = [
     "to_us",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Index i is the script that takes a database from version i to i + 1.
 _MIGRATIONS: list[str] = [
@@ -65,12 +69,25 @@ _MIGRATIONS: list[str] = [
     CREATE INDEX jobs_by_device ON jobs (device_id, seq);
     CREATE INDEX jobs_by_state ON jobs (state, seq);
     """,
+    # Jobs sent in parts (a batch of hang tags: one ZPL format per tag), with progress.
+    # parts_sent is committed before a chunk leaves and parts_done once the printer has
+    # printed it, so after a crash exactly the parts in between are in doubt.
+    """
+    ALTER TABLE jobs ADD COLUMN parts_total INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN parts_sent  INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN parts_done  INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN units_total INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN units_done  INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN doubt       TEXT;
+    ALTER TABLE payloads ADD COLUMN parts BLOB;
+    """,
 ]
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 JOB_COLUMNS = (
     "id, seq, device_id, kind, state, created_at, updated_at, deadline_at, attempts, "
-    "held_reason, error_code, error_detail, bytes_total, idempotency_key"
+    "held_reason, error_code, error_detail, bytes_total, idempotency_key, "
+    "parts_total, parts_sent, parts_done, units_total, units_done, doubt"
 )
 
 # How long a connection waits for a lock held by another process before failing.
@@ -91,6 +108,16 @@ def from_us(value: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
 
 
+def encode_doubt(ranges: Sequence[DoubtRange]) -> str | None:
+    return json.dumps([list(r) for r in ranges], separators=(",", ":")) if ranges else None
+
+
+def decode_doubt(text: str | None) -> tuple[DoubtRange, ...]:
+    if not text:
+        return ()
+    return tuple(DoubtRange(int(a), int(b), int(c)) for a, b, c in json.loads(text))
+
+
 def row_to_job(row: tuple[object, ...]) -> Job:
     """Decode a row selected with ``JOB_COLUMNS``."""
     (
@@ -108,6 +135,12 @@ def row_to_job(row: tuple[object, ...]) -> Job:
         error_detail,
         bytes_total,
         idempotency_key,
+        parts_total,
+        parts_sent,
+        parts_done,
+        units_total,
+        units_done,
+        doubt,
     ) = row
     assert isinstance(job_id, str) and isinstance(seq, int) and isinstance(device_id, str)
     assert isinstance(kind, str) and isinstance(state, str)
@@ -118,6 +151,9 @@ def row_to_job(row: tuple[object, ...]) -> Job:
     assert error_code is None or isinstance(error_code, str)
     assert error_detail is None or isinstance(error_detail, str)
     assert idempotency_key is None or isinstance(idempotency_key, str)
+    assert isinstance(parts_total, int) and isinstance(parts_sent, int)
+    assert isinstance(parts_done, int) and isinstance(units_total, int)
+    assert isinstance(units_done, int) and (doubt is None or isinstance(doubt, str))
     return Job(
         id=job_id,
         seq=seq,
@@ -133,6 +169,12 @@ def row_to_job(row: tuple[object, ...]) -> Job:
         error_detail=error_detail,
         bytes_total=bytes_total,
         idempotency_key=idempotency_key,
+        parts_total=parts_total,
+        parts_sent=parts_sent,
+        parts_done=parts_done,
+        units_total=units_total,
+        units_done=units_done,
+        doubt=decode_doubt(doubt),
     )
 
 

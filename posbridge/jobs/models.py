@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "OPEN_STATES",
@@ -68,8 +68,16 @@ TRANSITIONS: Mapping[JobState, frozenset[JobState]] = {
     JobState.HELD: frozenset(
         {JobState.QUEUED, JobState.HELD, JobState.SENDING, JobState.CANCELLED, JobState.EXPIRED}
     ),
+    # sending → cancelled only for jobs sent in parts: the rest of the batch is dropped.
     JobState.SENDING: frozenset(
-        {JobState.DONE, JobState.HELD, JobState.FAILED, JobState.IN_DOUBT, JobState.QUEUED}
+        {
+            JobState.DONE,
+            JobState.HELD,
+            JobState.FAILED,
+            JobState.IN_DOUBT,
+            JobState.QUEUED,
+            JobState.CANCELLED,
+        }
     ),
     JobState.IN_DOUBT: frozenset({JobState.QUEUED, JobState.CANCELLED}),
     JobState.DONE: frozenset(),
@@ -91,6 +99,7 @@ class JobKind(StrEnum):
     RECEIPT = "receipt"
     DRAWER = "drawer"
     RAW = "raw"
+    HANG_TAGS = "hang_tags"
 
 
 def new_job_id(now_ms: int | None = None) -> str:
@@ -102,6 +111,15 @@ def new_job_id(now_ms: int | None = None) -> str:
 def format_time(value: datetime) -> str:
     """ISO 8601 in UTC with millisecond precision and a ``Z`` suffix (the API's format)."""
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class DoubtRange(NamedTuple):
+    """Parts ``[start, end)`` of a job sent in parts that may or may not have printed
+    (they were in flight when the daemon died or the link broke), with their units."""
+
+    start: int
+    end: int
+    units: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +141,18 @@ class Job:
     error_detail: str | None
     bytes_total: int
     idempotency_key: str | None
+    # Jobs sent in parts (hang tags: a part is one tag's format, a unit one label).
+    parts_total: int = 0
+    parts_sent: int = 0
+    parts_done: int = 0
+    units_total: int = 0
+    units_done: int = 0
+    doubt: tuple[DoubtRange, ...] = ()
+
+    @property
+    def parted(self) -> bool:
+        """Whether the job is sent in parts, with progress and per-part doubt."""
+        return self.parts_total > 0
 
     @property
     def terminal(self) -> bool:
@@ -145,11 +175,31 @@ class Job:
             "error_detail": self.error_detail,
             "bytes_total": self.bytes_total,
             "idempotency_key": self.idempotency_key,
+            **(self._progress() if self.parted else {}),
+        }
+
+    def _progress(self) -> dict[str, Any]:
+        """Progress of a batch of labels: done counts what was printed for sure; labels
+        in doubt were in flight at a crash or link failure and are never resent unasked."""
+        return {
+            "labels_total": self.units_total,
+            "labels_done": self.units_done,
+            "labels_in_doubt": sum(r.units for r in self.doubt),
+            "tags_total": self.parts_total,
+            "tags_done": self.parts_done - sum(r.end - r.start for r in self.doubt),
+            "tags_in_doubt": [[r.start, r.end] for r in self.doubt],
         }
 
 
 ResponseFactory = Callable[[Job], Mapping[str, Any]]
 """Builds the first answer for a newly accepted job; must be pure and JSON-able."""
+
+
+class PartEnd(NamedTuple):
+    """One part of a job sent in parts: its end offset in the payload and its units."""
+
+    end: int
+    units: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +223,9 @@ class NewJob:
     request_fingerprint: str | None = None
     idempotency_scope: str | None = None
     response_factory: ResponseFactory | None = field(default=None, compare=False)
+    parts: tuple[PartEnd, ...] = ()
+    """For a job sent in parts: where each part ends in ``payload`` and how many units
+    (labels) it makes, in order. Empty for a job sent whole."""
     sending: bool = False
     """Commit the job straight as ``sending`` (attempt 1): its worker is idle and sends it
     right after the commit. One commit instead of two; if the daemon dies before the

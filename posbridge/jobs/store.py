@@ -18,10 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from posbridge.jobs._parts import decode_parts, encode_parts
 from posbridge.jobs._schema import (
     JOB_COLUMNS,
     connect_reader,
     connect_writer,
+    encode_doubt,
     migrate,
     row_to_job,
     to_us,
@@ -36,11 +38,13 @@ from posbridge.jobs.errors import (
 from posbridge.jobs.models import (
     OPEN_STATES,
     TERMINAL,
+    DoubtRange,
     Job,
     JobKind,
     JobPage,
     JobState,
     NewJob,
+    PartEnd,
     StoreStats,
     SubmitResult,
     new_job_id,
@@ -172,11 +176,11 @@ class JobStore:
     def _init_txn(self, conn: sqlite3.Connection) -> list[Job]:
         migrate(conn)
         now = to_us(self._clock())
+        changed = self._resume_parted(conn, now)
         rows = conn.execute(
             _SELECT + " WHERE state = ? ORDER BY seq",
             (JobState.SENDING.value,),
         ).fetchall()
-        changed: list[Job] = []
         for row in rows:
             job = row_to_job(row)
             changed.append(
@@ -192,6 +196,25 @@ class JobStore:
                 )
             )
         return changed
+
+    def _resume_parted(self, conn: sqlite3.Connection, now: int) -> list[Job]:
+        """Jobs sent in parts go on after a crash: the parts that were in flight are put
+        in doubt (never resent unasked) and the rest of the batch is queued again."""
+        rows = conn.execute(
+            _SELECT + " WHERE state IN ('sending', 'held') AND parts_total > 0 ORDER BY seq"
+        ).fetchall()
+        resumed: list[Job] = []
+        for row in rows:
+            job = row_to_job(row)
+            if job.parts_sent > job.parts_done:
+                self._doubt_txn(conn, job, job.parts_sent, now)
+            if job.state is JobState.SENDING:
+                job = self._apply(
+                    conn, _select_job_by_seq(conn, job.seq), JobState.QUEUED, now,
+                    held_reason=None, error_code=None, error_detail=None, attempts_inc=False,
+                )
+            resumed.append(_select_job_by_seq(conn, job.seq))
+        return resumed
 
     async def aclose(self) -> None:
         """Finish every queued write, then close both connections. Idempotent."""
@@ -253,7 +276,8 @@ class JobStore:
         job_id = new_job_id(now // 1000)
         cur = conn.execute(
             "INSERT INTO jobs (id, device_id, kind, state, created_at, updated_at, deadline_at,"
-            " bytes_total, idempotency_key, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " bytes_total, idempotency_key, attempts, parts_total, units_total)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 job_id,
                 new.device_id,
@@ -265,11 +289,16 @@ class JobStore:
                 len(new.payload),
                 key,
                 1 if new.sending else 0,
+                len(new.parts),
+                sum(part.units for part in new.parts),
             ),
         )
         seq = cur.lastrowid
         assert seq is not None
-        conn.execute("INSERT INTO payloads (job_seq, data) VALUES (?, ?)", (seq, new.payload))
+        conn.execute(
+            "INSERT INTO payloads (job_seq, data, parts) VALUES (?, ?, ?)",
+            (seq, new.payload, encode_parts(new.parts) if new.parts else None),
+        )
         # Read back rather than build: the answer must be exactly what was committed
         # (e.g. times at the stored microsecond precision).
         job = _select_job_by_seq(conn, seq)
@@ -401,6 +430,87 @@ class JobStore:
             return int(cur.rowcount)
 
         return await self._writer.run(txn)
+
+    # --- jobs sent in parts ---------------------------------------------------------
+
+    async def parts_sending(self, job_id: str, parts_sent: int) -> Job:
+        """Commit, before a chunk leaves, that parts up to ``parts_sent`` are in flight."""
+
+        def txn(conn: sqlite3.Connection) -> Job:
+            job = self._parted(conn, job_id)
+            conn.execute(
+                "UPDATE jobs SET parts_sent = ?, updated_at = ? WHERE seq = ?",
+                (parts_sent, to_us(self._clock()), job.seq),
+            )
+            return _select_job_by_seq(conn, job.seq)
+
+        return await self._writer.run(txn)
+
+    async def parts_printed(self, job_id: str, parts_done: int, units: int) -> Job:
+        """The printer printed every part before ``parts_done`` (``units`` more labels).
+        Recorded whatever the job's state is: a job cancelled meanwhile still printed them."""
+
+        def txn(conn: sqlite3.Connection) -> Job:
+            job = self._parted(conn, job_id)
+            conn.execute(
+                "UPDATE jobs SET parts_done = ?, parts_sent = max(parts_sent, ?),"
+                " units_done = units_done + ?, updated_at = ? WHERE seq = ?",
+                (parts_done, parts_done, units, to_us(self._clock()), job.seq),
+            )
+            return _select_job_by_seq(conn, job.seq)
+
+        return await self._writer.run(txn)
+
+    async def parts_in_doubt(self, job_id: str, end: int) -> Job:
+        """Parts from ``parts_done`` to ``end`` may or may not have printed: record them
+        as in doubt and go on after them."""
+
+        def txn(conn: sqlite3.Connection) -> Job:
+            job = self._parted(conn, job_id)
+            self._doubt_txn(conn, job, end, to_us(self._clock()))
+            return _select_job_by_seq(conn, job.seq)
+
+        return await self._writer.run(txn)
+
+    async def parts_index(self, job_id: str) -> builtins.list[PartEnd]:
+        """Where each part of a job sent in parts ends, and its units."""
+
+        def read(conn: sqlite3.Connection) -> builtins.list[PartEnd]:
+            row = conn.execute(
+                "SELECT p.parts FROM jobs j JOIN payloads p ON p.job_seq = j.seq WHERE j.id = ?",
+                (job_id,),
+            ).fetchone()
+            if row is None:
+                raise JobNotFound(job_id)
+            return decode_parts(row[0] or b"")
+
+        return await self._reader.run(read)
+
+    @staticmethod
+    def _parted(conn: sqlite3.Connection, job_id: str) -> Job:
+        job = _select_job(conn, job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        if not job.parted:
+            raise ValueError(f"job {job_id} is not sent in parts")
+        return job
+
+    @staticmethod
+    def _doubt_txn(conn: sqlite3.Connection, job: Job, end: int, now: int) -> None:
+        start = job.parts_done
+        if end <= start:
+            return
+        row = conn.execute(
+            "SELECT p.parts FROM payloads p WHERE p.job_seq = ?", (job.seq,)
+        ).fetchone()
+        parts = decode_parts(row[0] or b"") if row else []
+        units = sum(part.units for part in parts[start:end])
+        doubt = (*job.doubt, DoubtRange(start, end, units))
+        conn.execute(
+            "UPDATE jobs SET parts_done = ?, parts_sent = max(parts_sent, ?), doubt = ?,"
+            " updated_at = ? WHERE seq = ?",
+            (end, end, encode_doubt(doubt), now, job.seq),
+        )
 
     # --- reads ---------------------------------------------------------------------
 

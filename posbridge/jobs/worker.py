@@ -32,10 +32,11 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 
 from drivers.errors import ConnectFailed, DeviceError
-from posbridge.devices import Device
+from posbridge.devices import Device, LabelPrinterDevice
 from posbridge.events import EventBus
 from posbridge.jobs.errors import InvalidTransition
 from posbridge.jobs.models import Job, JobState
+from posbridge.jobs.parts import send_in_parts
 from posbridge.jobs.store import JobStore
 from posbridge.jobs.waiters import JobWaiters
 
@@ -135,6 +136,10 @@ class DeviceWorker:
             _, dropped = self._payloads.popitem(last=False)
             self._payload_bytes -= len(dropped)
         self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     def stop(self) -> None:
         """Take no new jobs; the batch being sent (if any) is finished first."""
@@ -242,6 +247,10 @@ class DeviceWorker:
             for job in overdue:
                 await self._expire(job)
             return  # look again: the head has changed
+        head = jobs[0]
+        if head.parted and isinstance(self.device, LabelPrinterDevice):
+            await send_in_parts(self, self.device, head, await self._payload(head))
+            return
         async with self.device.lock:
             try:
                 status = await self.device.current_status()

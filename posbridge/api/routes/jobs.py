@@ -68,12 +68,13 @@ async def _move(runtime: Runtime, job_id: str, to: JobState, expect: set[JobStat
 
 @router.post("/v1/jobs/{job_id}/cancel")
 async def cancel_job(job_id: str, runtime: RuntimeDep) -> Response:
-    job = await _move(
-        runtime,
-        job_id,
-        JobState.CANCELLED,
-        {JobState.QUEUED, JobState.HELD, JobState.IN_DOUBT},
-    )
+    """Cancel a job that has not printed yet. A batch of labels (sent in parts) can be
+    cancelled while it prints: it stops after the labels in flight."""
+    cancellable = {JobState.QUEUED, JobState.HELD, JobState.IN_DOUBT}
+    current = await runtime.store.get(job_id)
+    if current is not None and current.parted:
+        cancellable.add(JobState.SENDING)
+    job = await _move(runtime, job_id, JobState.CANCELLED, cancellable)
     return job_response(job, 200)
 
 

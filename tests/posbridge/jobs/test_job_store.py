@@ -29,6 +29,7 @@ from posbridge.jobs import (
     StoreClosed,
     UnsupportedSchema,
 )
+from posbridge.jobs._schema import SCHEMA_VERSION
 
 S = JobState
 
@@ -63,7 +64,7 @@ async def test_submit_is_durable_across_reopen(tmp_path: Path) -> None:
     # A plain sqlite connection sees the settings the durability promise rests on.
     raw = sqlite3.connect(path)
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     raw.close()
 
     again = await JobStore.open(path)
@@ -189,7 +190,7 @@ def test_state_graph_is_the_documented_one() -> None:
     assert {s: set(d) for s, d in TRANSITIONS.items()} == {
         S.QUEUED: {S.SENDING, S.HELD, S.CANCELLED, S.EXPIRED},
         S.HELD: {S.QUEUED, S.HELD, S.SENDING, S.CANCELLED, S.EXPIRED},
-        S.SENDING: {S.DONE, S.HELD, S.FAILED, S.IN_DOUBT, S.QUEUED},
+        S.SENDING: {S.DONE, S.HELD, S.FAILED, S.IN_DOUBT, S.QUEUED, S.CANCELLED},
         S.IN_DOUBT: {S.QUEUED, S.CANCELLED},
         S.DONE: set(),
         S.FAILED: set(),
