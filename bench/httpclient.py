@@ -25,7 +25,10 @@ class HttpConnection:
         if self._writer is not None:
             self._writer.close()
 
-    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    async def request(
+        self, method: str, path: str, body: Any = None, *, raw: bool = False
+    ) -> tuple[int, Any]:
+        """Send one request; the answer parsed as JSON, or its bytes with ``raw``."""
         assert self._reader is not None and self._writer is not None
         payload = b"" if body is None else json.dumps(body).encode()
         head = (
@@ -45,4 +48,6 @@ class HttpConnection:
             if name.lower() == "content-length":
                 length = int(value)
         data = await self._reader.readexactly(length)
+        if raw:
+            return status, data
         return status, json.loads(data) if data else None

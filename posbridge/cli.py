@@ -1,4 +1,5 @@
-"""The ``posbridge`` command: serve, token, devices, status, print-test, emulate, check-config.
+"""The ``posbridge`` command: serve, token, devices, status, print-test, emulate, import,
+check-config.
 
 ``devices``, ``status`` and ``print-test`` talk to the running daemon over its HTTP API (the
 daemon owns the hardware; a second process opening a USB printer would fight it).
@@ -14,7 +15,7 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["main", "state_dir_from"]
 
@@ -140,7 +141,39 @@ def _cmd_print_test(args: argparse.Namespace) -> int:
 def _cmd_emulate(args: argparse.Namespace) -> int:
     from posbridge.emulate import run_emulator
 
-    return run_emulator(args.kind, listen=args.listen, pty=args.pty, profile=args.profile)
+    options = {"profile": args.profile} if args.kind == "escpos" else {"dpi": str(args.dpi)}
+    return run_emulator(args.kind, listen=args.listen, pty=args.pty, options=options)
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    """Import straight into the catalogue database: no HTTP body limit, and it works
+    whether or not the daemon runs (SQLite in WAL mode takes both)."""
+    from posbridge.hangtags.catalog import Catalog
+    from posbridge.hangtags.errors import HangTagError
+
+    path = Path(args.file)
+    fmt: Literal["csv", "jsonl"] = (
+        "jsonl"
+        if (args.format or ("jsonl" if path.suffix in (".jsonl", ".ndjson") else "csv")) == "jsonl"
+        else "csv"
+    )
+    catalog = Catalog(state_dir_from(args.state_dir) / "catalog.sqlite3")
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as lines:
+            if args.what == "products":
+                count = catalog.import_products(lines, fmt)
+            else:
+                count = catalog.import_prices(args.ref, args.currency, lines, fmt)
+    except OSError as exc:
+        print(f"posbridge: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except HangTagError as exc:
+        print(f"posbridge: {path}: {exc} (nothing imported)", file=sys.stderr)
+        return 1
+    finally:
+        catalog.close()
+    print(f"imported {count} {'products' if args.what == 'products' else 'prices'} from {path}")
+    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -176,12 +209,26 @@ def _parser() -> argparse.ArgumentParser:
         cmd.set_defaults(func=func)
 
     emulate = sub.add_parser("emulate", help="run one device emulator for technicians and CI")
-    emulate.add_argument("kind", choices=["escpos"])
+    emulate.add_argument("kind", choices=["escpos", "zpl"])
     where = emulate.add_mutually_exclusive_group(required=True)
     where.add_argument("--listen", metavar="HOST:PORT", help="serve over TCP (e.g. :9100)")
     where.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal")
-    emulate.add_argument("--profile", default="TM-T88V")
+    emulate.add_argument("--profile", default="TM-T88V", help="escpos: printer profile")
+    emulate.add_argument("--dpi", type=int, choices=[203, 300], default=203, help="zpl: dpi")
     emulate.set_defaults(func=_cmd_emulate)
+
+    imp = sub.add_parser("import", help="import products or a pricebook for hang tags")
+    what = imp.add_subparsers(dest="what", required=True)
+    products = what.add_parser("products", help="CSV (id,gtin,name,size,colour,brand,...) "
+                               "or JSON lines")
+    prices = what.add_parser("prices", help="a pricebook: CSV (product_id,amount) or JSON lines")
+    prices.add_argument("ref", help="pricebook reference, e.g. storefront-catalog-gb.outlet")
+    prices.add_argument("--currency", required=True, help="ISO 4217 code, e.g. EUR")
+    for cmd in (products, prices):
+        cmd.add_argument("file")
+        cmd.add_argument("--format", choices=["csv", "jsonl"], help="default: from the suffix")
+        cmd.add_argument("--state-dir")
+        cmd.set_defaults(func=_cmd_import)
     return parser
 
 

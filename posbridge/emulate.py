@@ -23,8 +23,8 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-async def _run(kind: str, listen: str | None, pty: bool, profile: str) -> int:
-    emulator = emulator_factory(kind)({"profile": profile})
+async def _run(kind: str, listen: str | None, pty: bool, options: dict[str, str]) -> int:
+    emulator = emulator_factory(kind)(options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -56,7 +56,7 @@ async def _run(kind: str, listen: str | None, pty: bool, profile: str) -> int:
     return 0
 
 
-def run_emulator(kind: str, *, listen: str | None, pty: bool, profile: str) -> int:
+def run_emulator(kind: str, *, listen: str | None, pty: bool, options: dict[str, str]) -> int:
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(_run(kind, listen, pty, profile))
+        return asyncio.run(_run(kind, listen, pty, options))
     return 0

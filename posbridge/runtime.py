@@ -20,6 +20,8 @@ from posbridge.auth import load_or_create_token
 from posbridge.config import Config
 from posbridge.devices import DeviceManager
 from posbridge.events import EventBus
+from posbridge.hangtags.catalog import Catalog
+from posbridge.hangtags.templates import HangTagTemplates
 from posbridge.jobs.store import JobStore
 from posbridge.jobs.waiters import JobWaiters
 from posbridge.jobs.worker import DeviceWorker, JobNotifier
@@ -71,6 +73,8 @@ class Runtime:
     events: EventBus
     devices: DeviceManager
     templates: TemplateStore
+    catalog: Catalog
+    hang_tag_templates: HangTagTemplates
     waiters: JobWaiters = field(default_factory=JobWaiters)
     notifier: JobNotifier = field(init=False)
     workers: dict[str, DeviceWorker] = field(default_factory=dict)
@@ -84,6 +88,10 @@ class Runtime:
         events = EventBus(start_seq=_first_event_seq())
         store = await JobStore.open(state_dir / "jobs.sqlite3")
         templates = TemplateStore(directory=config.templates_dir or state_dir / "templates")
+        catalog = await asyncio.to_thread(Catalog, state_dir / "catalog.sqlite3")
+        hang_tag_templates = HangTagTemplates(
+            config.hang_tags.templates_dir or state_dir / "hang-tag-templates"
+        )
         runtime = cls(
             config=config,
             state_dir=state_dir,
@@ -92,11 +100,20 @@ class Runtime:
             events=events,
             devices=DeviceManager(config.devices, events),
             templates=templates,
+            catalog=catalog,
+            hang_tag_templates=hang_tag_templates,
             _lock_fd=lock_fd,
         )
         notifier = runtime.notifier = JobNotifier(events, runtime.waiters)
         for job in store.recovered:
-            log.warning("job %s was being sent when the daemon stopped: now in_doubt", job.id)
+            if job.parted:
+                log.warning(
+                    "batch %s was printing when the daemon stopped: it goes on from tag %d"
+                    " (%d labels in doubt)",
+                    job.id, job.parts_done, sum(r.units for r in job.doubt),
+                )
+            else:
+                log.warning("job %s was being sent when the daemon stopped: now in_doubt", job.id)
             notifier.changed(job)
         runtime.devices.start()
         for device_id, device in runtime.devices.devices.items():
@@ -144,6 +161,7 @@ class Runtime:
         await cancel_and_wait(self._tasks)
         await self.devices.aclose()
         await self.store.aclose()
+        await asyncio.to_thread(self.catalog.close)
         if self._lock_fd >= 0:
             os.close(self._lock_fd)  # releases the state directory
             self._lock_fd = -1

@@ -7,7 +7,16 @@ from fastapi import Depends, FastAPI
 from posbridge import __version__
 from posbridge.api.errors import install_error_handlers
 from posbridge.api.events import events_router
-from posbridge.api.routes import devices, emulators, health, jobs, printers, receipts
+from posbridge.api.routes import (
+    catalog,
+    devices,
+    emulators,
+    hangtags,
+    health,
+    jobs,
+    printers,
+    receipts,
+)
 from posbridge.api.security import SecurityMiddleware, require_token
 from posbridge.runtime import Runtime
 
@@ -26,7 +35,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     protected = [Depends(require_token)]
-    for module in (devices, printers, jobs, emulators, receipts):
+    for module in (devices, printers, hangtags, catalog, jobs, emulators, receipts):
         app.include_router(module.router, dependencies=protected)
     app.include_router(events_router(lambda connection: connection.app.state.runtime.events))
     server = runtime.config.server

@@ -16,7 +16,7 @@ from fastapi import Request, Response
 from posbridge.api.errors import Problem
 from posbridge.devices import Device
 from posbridge.jobs.errors import IdempotencyConflict
-from posbridge.jobs.models import TERMINAL, Job, JobKind, JobState, NewJob
+from posbridge.jobs.models import TERMINAL, Job, JobKind, JobState, NewJob, PartEnd
 from posbridge.runtime import Runtime
 
 __all__ = ["accept_job", "job_response", "wait_for_job"]
@@ -47,15 +47,21 @@ def job_response(job: Job, status: int = 202) -> Response:
     )
 
 
-async def wait_for_job(runtime: Runtime, job_id: str, wait: float) -> Job | None:
-    """The job once it has settled (done, failed, ..., in_doubt) or ``wait`` seconds passed."""
+async def wait_for_job(
+    runtime: Runtime, job_id: str, wait: float, known: Job | None = None
+) -> Job | None:
+    """The job once it has settled (done, failed, ..., in_doubt) or ``wait`` seconds passed.
+
+    ``known`` is the job as the caller last saw it, when nothing can have changed it
+    since (saves a read); otherwise the job is read after the watch is in place, so no
+    change slips between the read and the watch."""
     import asyncio
     import contextlib
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(wait, runtime.config.jobs.max_wait_s)
     with runtime.waiters.watch(job_id) as watch:
-        job = await runtime.store.get(job_id)
+        job = known or await runtime.store.get(job_id)
         while True:
             remaining = deadline - loop.time()
             if job is None or job.state in SETTLED or remaining <= 0:
@@ -76,6 +82,8 @@ async def accept_job(
     payload: bytes,
     deadline_s: float,
     wait: float,
+    *,
+    parts: tuple[PartEnd, ...] = (),
 ) -> Response:
     key = _idempotency_key(request)
     fingerprint = None
@@ -84,7 +92,7 @@ async def accept_job(
         fingerprint = hashlib.sha256(body).hexdigest()
     worker = runtime.workers[device.id]
     # An idle, ready printer takes the job at once: committed straight as 'sending'.
-    claimed = await worker.try_claim()
+    claimed = not parts and await worker.try_claim()
     new = NewJob(
         device_id=device.id,
         kind=kind,
@@ -93,6 +101,7 @@ async def accept_job(
         idempotency_key=key,
         request_fingerprint=fingerprint,
         idempotency_scope=f"{request.method} {request.url.path}",
+        parts=parts,
         sending=claimed,
     )
     try:
@@ -119,5 +128,7 @@ async def accept_job(
         worker.offer(result.job.id, payload)
     job = result.job
     if wait > 0:
-        job = await wait_for_job(runtime, job.id, wait) or job
+        # A claimed job is only touched by its worker after send_claimed, which cannot run
+        # before the watch is set up (no await in between), so the committed job is current.
+        job = await wait_for_job(runtime, job.id, wait, job if claimed else None) or job
     return job_response(job)

@@ -13,13 +13,16 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, Self, TypeVar
 
 import httpx
 
+from drivers.emulation import Emulator
 from drivers.escpos.emulator import EscposEmulator
+from drivers.zpl.emulator import ZplEmulator
 
 T = TypeVar("T")
+E = TypeVar("E", bound=Emulator)
 
 TOKEN = "test-token-0123456789abcdef"
 READY_LINE = "posbridge ready on"
@@ -111,19 +114,19 @@ def running(daemon: Daemon) -> Iterator[Daemon]:
         daemon.stop()
 
 
-class ThreadedEmulator:
-    """An ESC/POS emulator served over TCP from its own event loop thread, so it outlives
-    any number of daemon processes and the test can read what it printed."""
+class ThreadedServer(Generic[E]):
+    """An emulator served over TCP from its own event loop thread, so it outlives any
+    number of daemon processes and the test can read what it printed."""
 
-    def __init__(self, profile: str = "TM-T88V") -> None:
+    def __init__(self, emulator: E) -> None:
         self.loop = asyncio.new_event_loop()
-        self.emulator = EscposEmulator({"profile": profile})
+        self.emulator: E = emulator
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
         self._server: asyncio.Server | None = None
         self.port = 0
 
-    def __enter__(self) -> ThreadedEmulator:
+    def __enter__(self) -> Self:
         from drivers.emulation_servers import serve_tcp
 
         async def start() -> asyncio.Server:
@@ -158,6 +161,20 @@ class ThreadedEmulator:
     @property
     def url(self) -> str:
         return f"tcp://127.0.0.1:{self.port}"
+
+
+class ThreadedEmulator(ThreadedServer[EscposEmulator]):
+    """The ESC/POS emulator, threaded."""
+
+    def __init__(self, profile: str = "TM-T88V") -> None:
+        super().__init__(EscposEmulator({"profile": profile}))
+
+
+class ThreadedZplEmulator(ThreadedServer[ZplEmulator]):
+    """The ZPL label printer emulator, threaded."""
+
+    def __init__(self, dpi: int = 203) -> None:
+        super().__init__(ZplEmulator({"dpi": str(dpi)}))
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, step: float = 0.02) -> None:

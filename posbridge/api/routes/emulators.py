@@ -54,8 +54,22 @@ async def emulator_output(
     device_id: str,
     runtime: RuntimeDep,
     format: Annotated[Literal["text", "png"], Query()] = "text",
+    label: Annotated[
+        int | None, Query(ge=0, description="Label printers: one printed label, from 0")
+    ] = None,
 ) -> Response:
     emulator = _emulator(runtime, device_id)
+    if label is not None:
+        label_png = getattr(emulator, "label_png", None)
+        if label_png is None:
+            raise Problem(
+                400, "no_labels", "Not a label printer", f"{device_id!r} does not print labels"
+            )
+        try:
+            png = await asyncio.to_thread(label_png, label)
+        except IndexError as exc:
+            raise Problem(404, "label_not_found", "No such label", str(exc)) from exc
+        return Response(png, media_type="image/png")
     if format == "png":
         # Rendering a long paper roll takes a while; keep the loop free for printing.
         png = await asyncio.to_thread(emulator.output_png)
