@@ -74,18 +74,25 @@ def free_port() -> int:
 
 
 def start_daemon(state_dir: Path, emulator_port: int) -> tuple[subprocess.Popen[str], int, float]:
-    config = state_dir / "bench.toml"
-    config.write_text(
+    return serve(
+        state_dir / "bench.toml",
+        state_dir / "state",
         "[[devices]]\n"
         'id = "receipt-1"\nkind = "receipt_printer"\n'
         f'url = "tcp://127.0.0.1:{emulator_port}"\nprofile = "TM-T88V"\n'
-        "status_interval_s = 5.0\n"
+        "status_interval_s = 5.0\n",
     )
+
+
+def serve(config: Path, state: Path, text: str) -> tuple[subprocess.Popen[str], int, float]:
+    """``posbridge serve`` with configuration ``text``: the process, its port, and the
+    seconds it took to say it is ready."""
+    config.write_text(text)
     port = free_port()
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "posbridge.cli", "serve", "--config", str(config),
-         "--port", str(port), "--state-dir", str(state_dir / "state")],
+         "--port", str(port), "--state-dir", str(state)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=dict(os.environ, POSBRIDGE_TOKEN=TOKEN),
     )

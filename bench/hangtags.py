@@ -76,28 +76,17 @@ def _start_emulator() -> tuple[subprocess.Popen[str], int]:
 
 
 def _start_daemon(state: Path, emulator_port: int) -> tuple[subprocess.Popen[str], int]:
-    from bench.__main__ import _drain, free_port
+    from bench.__main__ import serve
 
-    config = state.parent / "hangtags.toml"
-    config.write_text(
+    proc, port, _ = serve(
+        state.parent / "hangtags.toml",
+        state,
         '[hang_tags]\npricebooks = ["shop.regular", "outlet"]\ndefault_catalog = "shop"\n'
         'template = "tag-2x3"\nlocale = "de_AT"\n'
         '[[devices]]\nid = "label-1"\nkind = "label_printer"\n'
-        f'url = "tcp://127.0.0.1:{emulator_port}"\nstatus_interval_s = 5.0\n'
+        f'url = "tcp://127.0.0.1:{emulator_port}"\nstatus_interval_s = 5.0\n',
     )
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "posbridge.cli", "serve", "--config", str(config),
-         "--port", str(port), "--state-dir", str(state)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env=dict(os.environ, POSBRIDGE_TOKEN=TOKEN),
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "posbridge ready on" in line:
-            _drain(proc)
-            return proc, port
-    raise RuntimeError("daemon did not start")
+    return proc, port
 
 
 async def _daemon_figures(port: int, pid: int) -> dict[str, float]:

@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import ClassVar
 
-from drivers.errors import ConnectFailed, ConnectionLost, UnsupportedFeature
+from drivers.errors import ConnectFailed, ConnectionLost, InvalidURL, UnsupportedFeature
 
 __all__ = ["Emulator", "EmulatorHub", "EmulatorSession", "emulator_factory"]
 
@@ -83,11 +83,25 @@ class Emulator(ABC):
     """Base of every device emulator. Subclasses implement the byte protocol."""
 
     kind: ClassVar[str]
+    OPTIONS: ClassVar[frozenset[str]] = frozenset()
+    """The options (``emu://KIND/NAME?option=value``) this kind of emulator takes."""
 
     def __init__(self) -> None:
         self._sessions: set[EmulatorSession] = set()
         self.link_down = False
         self.link_bps = 0  # 0 = unthrottled
+
+    @classmethod
+    def known_options(cls, options: Mapping[str, str] | None) -> dict[str, str]:
+        """``options`` as a dict; raises InvalidURL naming any option this kind lacks."""
+        opts = dict(options or {})
+        unknown = sorted(set(opts) - cls.OPTIONS)
+        if unknown:
+            raise InvalidURL(
+                f"unknown {cls.kind} emulator option(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(cls.OPTIONS))})"
+            )
+        return opts
 
     # -- the protocol, implemented per device -------------------------------------------
     @abstractmethod

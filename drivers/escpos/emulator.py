@@ -217,13 +217,7 @@ class EscposEmulator(Emulator):
 
     def __init__(self, options: Mapping[str, str] | None = None) -> None:
         super().__init__()
-        opts = dict(options or {})
-        unknown = sorted(set(opts) - self.OPTIONS)
-        if unknown:
-            raise InvalidURL(
-                f"unknown escpos emulator option(s) {', '.join(unknown)} "
-                f"(known: {', '.join(sorted(self.OPTIONS))})"
-            )
+        opts = self.known_options(options)
         self.profile_name = opts.get(EmulatorOption.PROFILE, _DEFAULT_PROFILE)
         try:
             profile = get_profile(self.profile_name)

@@ -16,10 +16,9 @@ printer's status protocol:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import ClassVar
 
+from drivers._query import QueryLine
 from drivers.errors import ProtocolError, TransportTimeout, UnsupportedFeature
 from drivers.escpos.encoder import drawer_kick_bytes
 from drivers.escpos.profiles import PrinterProfile
@@ -40,8 +39,6 @@ GS_I_MAKER = b"\x1dI\x42"
 GS_I_MODEL = b"\x1dI\x43"
 _ASB_LENGTH = 4
 _TEXT_REPLY_START = 0x5F  # "_" opens a GS I text answer, NUL ends it
-_RESYNC_QUIET = 0.05  # a line silent this long holds no more late answers
-_RESYNC_LIMIT = 4096
 # Taking in pushed status reads only what has already arrived: a read with no time to
 # wait returns what is buffered, or nothing (the USB transport turns 0 into libusb's
 # shortest timeout, since 0 means "forever" there).
@@ -73,9 +70,8 @@ class ReceiptPrinter:
         self.last_asb: PrinterStatus | None = None
         """The latest automatic status back message, or None before the first one."""
         self.asb_enabled = False
-        self._lock = asyncio.Lock()
         self._asb_partial = bytearray()
-        self._resync_needed = False
+        self._line = QueryLine(transport, on_resync=self._asb_partial.clear)
 
     # -- status -----------------------------------------------------------------------
 
@@ -85,7 +81,7 @@ class ReceiptPrinter:
         Raises ``TransportTimeout`` when it does not answer within ``status_timeout``
         and ``ProtocolError`` when an answer lacks the fixed bits of ``DLE EOT``.
         """
-        async with self._query():
+        async with self._line.query():
             await self.transport.write(DLE_EOT_ALL)
             return parse_dle_eot(await self._read_dle_eot_replies())
 
@@ -97,7 +93,7 @@ class ReceiptPrinter:
         """
         if not self.asb_enabled or self.last_asb is None:
             return await self.status()
-        async with self._query():
+        async with self._line.query():
             await self._take_pushed_status()
         return self.last_asb
 
@@ -114,18 +110,18 @@ class ReceiptPrinter:
         """
         if not self.profile.asb:
             return
-        async with self._query():
+        async with self._line.query():
             await self.transport.write(GS_A_ALL)
             message = await self._read_asb(self._deadline())
             self.asb_enabled = message is not None
             if message is None:
-                self._resync_needed = True
+                self._line.resync_needed = True
 
     # -- output -----------------------------------------------------------------------
 
     async def write(self, data: bytes) -> None:
         """Send print data (e.g. ``ReceiptEncoder.getvalue()``) as is."""
-        async with self._lock:
+        async with self._line.lock:
             await self.transport.write(data)
 
     async def kick_drawer(self, pin: int = 2, on_ms: int = 100) -> None:
@@ -143,13 +139,13 @@ class ReceiptPrinter:
         Keys are left out when the printer does not answer; many clones do not.
         """
         found: dict[str, str] = {}
-        async with self._query():
+        async with self._line.query():
             for key, query in (("maker", GS_I_MAKER), ("model", GS_I_MODEL)):
                 await self.transport.write(query)
                 answer = await self._read_text_reply(self._deadline())
                 if answer is None:
-                    self._resync_needed = True
-                    await self._resync()
+                    self._line.resync_needed = True
+                    await self._line.resync()
                 elif answer:
                     found[key] = answer
         return found
@@ -228,7 +224,7 @@ class ReceiptPrinter:
                 if self._asb_partial or is_asb_header(byte):
                     self._take_asb_byte(byte)
                 else:
-                    self._resync_needed = True  # a late answer: the next query drops the rest
+                    self._line.resync_needed = True  # a late answer: the next query drops the rest
 
     async def _read_text_reply(self, deadline: float) -> str | None:
         text: bytearray | None = None
@@ -261,31 +257,3 @@ class ReceiptPrinter:
         if remaining <= 0:
             return b""
         return await self.transport.read(max_bytes, remaining)
-
-    @asynccontextmanager
-    async def _query(self) -> AsyncIterator[None]:
-        """Hold the line for one question and its answers.
-
-        Whatever ends a query early (no answer, a garbled one, the caller cancelling)
-        leaves its answers possibly still on the way, so the next query resyncs first.
-        """
-        async with self._lock:
-            await self._resync()
-            try:
-                yield
-            except BaseException:
-                self._resync_needed = True
-                raise
-
-    async def _resync(self) -> None:
-        """Discard late answers to an earlier unanswered query."""
-        if not self._resync_needed:
-            return
-        self._resync_needed = False
-        self._asb_partial.clear()
-        dropped = 0
-        while dropped < _RESYNC_LIMIT:
-            chunk = await self.transport.read(256, _RESYNC_QUIET)
-            if not chunk:
-                return
-            dropped += len(chunk)

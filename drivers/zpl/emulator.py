@@ -124,13 +124,7 @@ class ZplEmulator(Emulator):
 
     def __init__(self, options: Mapping[str, str] | None = None) -> None:
         super().__init__()
-        opts = dict(options or {})
-        unknown = sorted(set(opts) - self.OPTIONS)
-        if unknown:
-            raise InvalidURL(
-                f"unknown zpl emulator option(s) {', '.join(unknown)} "
-                f"(known: {', '.join(sorted(self.OPTIONS))})"
-            )
+        opts = self.known_options(options)
         raw_dpi = opts.get(EmulatorOption.DPI, "203")
         if not raw_dpi.isdigit() or int(raw_dpi) not in SUPPORTED_DPI:
             raise InvalidURL(f"zpl emulator option dpi={raw_dpi!r}: expected 203 or 300")

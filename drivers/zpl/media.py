@@ -62,6 +62,20 @@ class Media:
     def height_dots(self) -> int:
         return self.dots(self.height_mm)
 
+    def describe(self) -> dict[str, object]:
+        """The media as plain JSON-ready values (for capabilities and diagnostics)."""
+        return {
+            "dpi": self.dpi,
+            "width_mm": self.width_mm,
+            "height_mm": self.height_mm,
+            "width_dots": self.width_dots,
+            "height_dots": self.height_dots,
+            "tracking": self.tracking.value,
+            "darkness": self.darkness,
+            "speed_ips": self.speed_ips,
+            "utf8": self.utf8,
+        }
+
     def setup_zpl(self) -> bytes:
         """A format that sets the media up; printers keep these settings until changed.
 

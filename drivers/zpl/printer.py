@@ -15,10 +15,9 @@ this class sends them and talks the printer's status protocol:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import ClassVar
 
+from drivers._query import QueryLine
 from drivers.errors import DeviceNotReady, TransportTimeout
 from drivers.transports.base import Transport
 from drivers.zpl.media import Media
@@ -29,8 +28,6 @@ __all__ = ["LabelPrinter"]
 _STATUS_LINES = 3
 _READ_CHUNK = 256
 _MAX_REPLY = 4096  # a ~HS reply is ~80 bytes; more without three lines is not one
-_RESYNC_QUIET = 0.05  # a line silent this long holds no more late answers
-_RESYNC_LIMIT = 4096
 _POLL_FIRST = 0.05  # wait_idle: first pause between polls, doubling up to _POLL_MAX
 _POLL_MAX = 0.5
 
@@ -51,9 +48,8 @@ class LabelPrinter:
         self.timeout = timeout
         self.last_status: LabelStatus | None = None
         """The latest ``~HS`` answer, or None before the first one."""
-        self._lock = asyncio.Lock()
+        self._line = QueryLine(transport)
         self._setup_sent = False
-        self._resync_needed = False
 
     # -- status -----------------------------------------------------------------------
 
@@ -63,7 +59,7 @@ class LabelPrinter:
         Raises ``TransportTimeout`` when the three lines do not arrive within ``timeout``
         and ``ProtocolError`` when they cannot be parsed.
         """
-        async with self._query():
+        async with self._line.query():
             await self.transport.write(HOST_STATUS_QUERY)
             status = parse_host_status(await self._read_host_status())
         self.last_status = status
@@ -107,24 +103,12 @@ class LabelPrinter:
 
     async def write(self, zpl: bytes) -> None:
         """Send ZPL (one or more ``^XA ... ^XZ`` formats) as is."""
-        async with self._lock:
+        async with self._line.lock:
             await self.transport.write(zpl)
 
     def capabilities(self) -> dict[str, object]:
         """What this printer and its media can do, as plain JSON-ready values."""
-        m = self.media
-        return {
-            "language": "zpl",
-            "dpi": m.dpi,
-            "width_mm": m.width_mm,
-            "height_mm": m.height_mm,
-            "width_dots": m.width_dots,
-            "height_dots": m.height_dots,
-            "tracking": m.tracking.value,
-            "darkness": m.darkness,
-            "speed_ips": m.speed_ips,
-            "utf8": m.utf8,
-        }
+        return {"language": "zpl", **self.media.describe()}
 
     async def aclose(self) -> None:
         """Close the transport; idempotent. A new connection needs ``setup()`` again."""
@@ -162,35 +146,8 @@ class LabelPrinter:
         tail = reply[third_etx + 1 :]
         if tail.strip(b"\r\n"):
             # Bytes after the answer were not asked for: drop them before the next query.
-            self._resync_needed = True
+            self._line.resync_needed = True
         return bytes(reply[: third_etx + 1 + len(tail) - len(tail.lstrip(b"\r\n"))])
-
-    @asynccontextmanager
-    async def _query(self) -> AsyncIterator[None]:
-        """Hold the line for one question and its answer.
-
-        Whatever ends a query early (no answer, a garbled one, the caller cancelling)
-        leaves its answer possibly still on the way, so the next query resyncs first.
-        """
-        async with self._lock:
-            await self._resync()
-            try:
-                yield
-            except BaseException:
-                self._resync_needed = True
-                raise
-
-    async def _resync(self) -> None:
-        """Discard late answers to an earlier unanswered query."""
-        if not self._resync_needed:
-            return
-        self._resync_needed = False
-        dropped = 0
-        while dropped < _RESYNC_LIMIT:
-            chunk = await self.transport.read(_READ_CHUNK, _RESYNC_QUIET)
-            if not chunk:
-                return
-            dropped += len(chunk)
 
 
 def _nth_index(data: bytearray, byte: int, n: int) -> int:

@@ -22,16 +22,7 @@ class LabelPrinterDevice(LinkedDevice[LabelPrinter, LabelStatus]):
         self.media: Media = config.label_media()
 
     def capabilities(self) -> dict[str, object]:
-        m = self.media
-        return {
-            "language": "zpl",
-            "dpi": m.dpi,
-            "width_mm": m.width_mm,
-            "height_mm": m.height_mm,
-            "width_dots": m.width_dots,
-            "height_dots": m.height_dots,
-            "tracking": m.tracking.value,
-        }
+        return {"language": "zpl", **self.media.describe()}
 
     def status_to_public(self, status: LabelStatus) -> dict[str, object]:
         return {

@@ -59,18 +59,7 @@ from posbridge.hangtags.errors import INVALID_ITEM, HangTagError
 from posbridge.hangtags.layout import TagLayout
 from posbridge.hangtags.markup import TagTemplateError, mark_value, parse_tag_markup
 from posbridge.hangtags.zpl import MAX_COPIES, tag_zpl
-from posbridge.receipts.templates import (
-    _center,
-    _date,
-    _datetime,
-    _Environment,
-    _ljust,
-    _money,
-    _number,
-    _rjust,
-    _time,
-    _to_decimal,
-)
+from posbridge.receipts.templates import DATA_FILTERS, _Environment
 
 __all__ = [
     "BUILTIN_DIR",
@@ -321,16 +310,7 @@ def _make_environment(loader: ChoiceLoader, finalize: Callable[[Any], str]) -> _
             "_loop_budget": _loop_budget,
             "_bounded_string": _bounded_string,
             "replace": _replace_filter,
-            "money": _money,
-            "number": _number,
-            "decimal": _to_decimal,
-            "date": _date,
-            "time": _time,
-            "datetime": _datetime,
-            "pad": _ljust,
-            "ljust": _ljust,
-            "rjust": _rjust,
-            "center": _center,
+            **DATA_FILTERS,
         }
     )
     return env

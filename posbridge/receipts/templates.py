@@ -61,6 +61,7 @@ from posbridge.receipts.document import MAX_BLOCKS, BlockType, ReceiptDocument
 
 __all__ = [
     "BUILTIN_DIR",
+    "DATA_FILTERS",
     "DEFAULT_LOCALE",
     "DEFAULT_TEMPLATE",
     "MAX_OUTPUT_CHARS",
@@ -406,6 +407,22 @@ class _Environment(ImmutableSandboxedEnvironment):
         return super().call(__context, __obj, *args, **kwargs)
 
 
+#: Filters for formatting data (money, numbers, dates, padding) in the data's locale;
+#: hang-tag templates use the same ones.
+DATA_FILTERS: dict[str, Callable[..., Any]] = {
+    "money": _money,
+    "number": _number,
+    "decimal": _to_decimal,
+    "date": _date,
+    "time": _time,
+    "datetime": _datetime,
+    "pad": _ljust,
+    "ljust": _ljust,
+    "rjust": _rjust,
+    "center": _center,
+}
+
+
 def _make_environment(loader: BaseLoader) -> _Environment:
     env = _Environment(
         loader=loader,
@@ -418,19 +435,7 @@ def _make_environment(loader: BaseLoader) -> _Environment:
         auto_reload=True,
     )
     env.globals["range"] = _bounded_range
-    filters: dict[str, Callable[..., Any]] = {
-        "money": _money,
-        "number": _number,
-        "decimal": _to_decimal,
-        "date": _date,
-        "time": _time,
-        "datetime": _datetime,
-        "pad": _ljust,
-        "ljust": _ljust,
-        "rjust": _rjust,
-        "center": _center,
-    }
-    env.filters.update(filters)
+    env.filters.update(DATA_FILTERS)
     return env
 
 
