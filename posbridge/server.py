@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import contextlib
 import logging
 import signal
@@ -79,6 +80,10 @@ async def serve(config: Config, state_dir: Path, *, host: str, port: int, demo: 
                 return 1
             await asyncio.sleep(0.005)
         base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        # What start-up built lives as long as the daemon: keep it out of the garbage
+        # collector's full passes, which a batch of thousands of tags otherwise triggers
+        # again and again over every object of every imported library.
+        gc.freeze()
         print(_banner(runtime, base, demo), flush=True)
         notifier = SystemdNotifier.from_env()
         watchdog: asyncio.Task[None] | None = None

@@ -28,7 +28,7 @@ import math
 import re
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from posbridge.hangtags.errors import INVALID_GTIN, HangTagError
@@ -49,6 +49,9 @@ from posbridge.hangtags.layout import (
 
 __all__ = [
     "INVALID_LAYOUT",
+    "line_element",
+    "tag_lines",
+    "too_many_elements",
     "MAX_ELEMENTS",
     "MAX_VALUE_CHARS",
     "TagTemplateError",
@@ -461,6 +464,7 @@ def _lines(markup: str) -> Iterator[tuple[int, str]]:
             yield number, line
 
 
+@lru_cache(maxsize=64)  # one or two sizes per batch, on every tag
 def _tag_size(line: str) -> tuple[float, float]:
     words = line.split()
     if words[0] != "@tag":
@@ -478,6 +482,21 @@ def parse_tag_markup(text: str, *, template: str, source: str | None = None) -> 
     data that is no EAN/UPC) naming ``template`` and the line: the template ``source``
     line when it can be told (give ``source``), and always the output line.
     """
+    width, height, lines = tag_lines(text, template=template, source=source)
+    elements: list[Element] = []
+    for number, line in lines:
+        element = line_element(number, line, width, height, template=template, source=source)
+        if element is not None:
+            if len(elements) >= MAX_ELEMENTS:
+                raise too_many_elements(template)
+            elements.append(element)
+    return TagLayout(width, height, tuple(elements))
+
+
+def tag_lines(
+    text: str, *, template: str, source: str | None = None
+) -> tuple[float, float, Iterator[tuple[int, str]]]:
+    """The tag size from the first line, and the numbered element lines after it."""
     lines = _lines(text)
     first = next(lines, None)
     if first is None:
@@ -486,28 +505,37 @@ def parse_tag_markup(text: str, *, template: str, source: str | None = None) -> 
         width, height = _tag_size(first[1])
     except _LineError as exc:
         raise _error(exc, template, first, source) from None
-    elements: list[Element] = []
+    return width, height, lines
+
+
+def too_many_elements(template: str) -> TagTemplateError:
+    return TagTemplateError(INVALID_LAYOUT, f"more than {MAX_ELEMENTS} elements", template=template)
+
+
+def line_element(
+    number: int,
+    line: str,
+    width: float,
+    height: float,
+    *,
+    template: str,
+    source: str | None = None,
+) -> Element | None:
+    """The element of one markup line (None: a value left empty, so nothing to draw)."""
+    key = (width, height, line)
     cache = _LINE_CACHE
-    for number, line in lines:
-        key = (width, height, line)
-        element = cache.get(key, _MISS)
-        if element is _MISS:
-            try:
-                element = _element(line, width, height)
-            except _LineError as exc:
-                raise _error(exc, template, (number, line), source) from None
-            except HangTagError as exc:  # invalid_gtin from normalize_gtin
-                raise _error(exc, template, (number, line), source, code=exc.code) from None
-            if len(cache) >= _LINE_CACHE_MAX:
-                cache.clear()
-            cache[key] = element
-        if element is not None:
-            if len(elements) >= MAX_ELEMENTS:
-                raise TagTemplateError(
-                    INVALID_LAYOUT, f"more than {MAX_ELEMENTS} elements", template=template
-                )
-            elements.append(element)  # type: ignore[arg-type]  # not _MISS here
-    return TagLayout(width, height, tuple(elements))
+    element = cache.get(key, _MISS)
+    if element is _MISS:
+        try:
+            element = _element(line, width, height)
+        except _LineError as exc:
+            raise _error(exc, template, (number, line), source) from None
+        except HangTagError as exc:  # invalid_gtin from normalize_gtin
+            raise _error(exc, template, (number, line), source, code=exc.code) from None
+        if len(cache) >= _LINE_CACHE_MAX:
+            cache.clear()
+        cache[key] = element
+    return element  # type: ignore[return-value]  # never _MISS here
 
 
 # Elements of whole markup lines: the lines a template prints for many tags (a price,

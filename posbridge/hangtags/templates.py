@@ -31,6 +31,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
@@ -58,7 +59,7 @@ from drivers.zpl.media import Media
 from posbridge.hangtags.errors import INVALID_ITEM, HangTagError
 from posbridge.hangtags.layout import TagLayout
 from posbridge.hangtags.markup import TagTemplateError, mark_value, parse_tag_markup
-from posbridge.hangtags.zpl import MAX_COPIES, tag_zpl
+from posbridge.hangtags.zpl import MAX_COPIES, markup_zpl
 from posbridge.receipts.templates import DATA_FILTERS, _Environment
 
 __all__ = [
@@ -86,6 +87,7 @@ MAX_SOURCE_BYTES = 64 * 1024
 MAX_OUTPUT_CHARS = 200_000
 #: Longest string an expression may build (concatenation, ``+``, ``replace``).
 MAX_STRING_CHARS = 200_000
+_CHUNKS_PER_CHECK = 32
 #: Loop iterations, attribute look-ups and calls one rendering may make.
 MAX_STEPS = 200_000
 #: Wall-clock limit of one rendering, checked every 1024 steps.
@@ -524,9 +526,10 @@ class HangTagTemplates:
     def render(self, name: str, context: Mapping[str, Any], media: Media, copies: int = 1) -> bytes:
         """Render template ``name`` for one product: one ZPL format printing ``copies``."""
         if _kind(name) is TemplateKind.MARKUP:
-            layout = self.render_layout(name, context)
+            compiled = self._compiled(name)
+            text = _run(compiled, name, context)
             try:
-                return tag_zpl(layout, media, copies)
+                return markup_zpl(text, media, copies, template=name, source=compiled.source)
             except TagTemplateError:
                 raise
             except HangTagError as exc:
@@ -600,6 +603,9 @@ class HangTagTemplates:
         except TemplateSyntaxError as exc:
             raise _syntax_error(exc, name) from None
         source = path.read_text(encoding="utf-8")
+        # The environment's globals never change once set up. As a plain dict they are
+        # merged into each tag's context in C; as Jinja's ChainMap, key by key in Python.
+        template.globals = dict(template.globals)
         return _Compiled(template, source, path, stat.st_mtime_ns, now)
 
     @staticmethod
@@ -623,15 +629,19 @@ def _run(compiled: _Compiled, name: str, context: Mapping[str, Any]) -> str:
     size = 0
     try:
         try:
-            for chunk in template.root_render_func(template.new_context(vars)):
-                size += len(chunk)
+            chunks = template.root_render_func(template.new_context(vars))
+            # Taken a few dozen chunks at a time (a whole tag, usually) so the size check
+            # costs no Python loop per chunk; each chunk is at most MAX_STRING_CHARS, so
+            # the output can pass the limit by at most _CHUNKS_PER_CHECK of them.
+            while block := list(islice(chunks, _CHUNKS_PER_CHECK)):
+                size += sum(map(len, block))
                 if size > MAX_OUTPUT_CHARS:
                     raise TagTemplateError(
                         TEMPLATE_TOO_LARGE,
                         f"the output is longer than {MAX_OUTPUT_CHARS} characters",
                         template=name,
                     )
-                parts.append(chunk)
+                parts += block
         except TagTemplateError:
             raise
         except Exception:  # noqa: BLE001 - rewritten below, then translated

@@ -25,9 +25,17 @@ from posbridge.hangtags.layout import (
     TagLayout,
     TextElement,
 )
-from posbridge.hangtags.markup import INVALID_LAYOUT
+from posbridge.hangtags.markup import (
+    _UNMARK,
+    INVALID_LAYOUT,
+    MAX_ELEMENTS,
+    MAX_VALUE_CHARS,
+    line_element,
+    tag_lines,
+    too_many_elements,
+)
 
-__all__ = ["MAX_COPIES", "Measure", "escape_field", "tag_zpl"]
+__all__ = ["MAX_COPIES", "Measure", "escape_field", "markup_zpl", "tag_zpl"]
 
 #: Copies of one tag in one format (``^PQ``).
 MAX_COPIES = 10_000
@@ -54,6 +62,101 @@ def escape_field(text: str) -> str:
     return text.translate(_FIELD)
 
 
+def markup_zpl(
+    text: str, media: Media, copies: int = 1, *, template: str, source: str | None = None
+) -> bytes:
+    """``tag_zpl(parse_tag_markup(text, ...), media, copies)``, the same bytes, faster.
+
+    A batch prints the same markup lines on many tags (the brand, a price, the rules):
+    their ZPL is looked up by the line's text, so only lines never seen before are
+    parsed into elements. The check of the copies and of the tag's size is the same.
+    """
+    _check_copies(copies)
+    width, height, lines = tag_lines(text, template=template, source=source)
+    _check_size(width, height, media)
+    dpi = media.dpi
+    parts = [f"^XA^CI28^PW{media.width_dots}^LL{media.height_dots}^LH0,0"]
+    cache = _LINE_FRAGMENTS
+    elements = 0
+    for number, line in lines:
+        key = (dpi, width, height, line)
+        fragment = cache.get(key)
+        if fragment is None:
+            fragment = _plain_text_fragment(line, width, height, dpi)
+        if fragment is None:
+            element = line_element(number, line, width, height, template=template, source=source)
+            fragment = "" if element is None else _element(element, dpi, None)
+            if len(cache) >= _FRAGMENTS_MAX:
+                cache.clear()
+            cache[key] = fragment
+        if fragment:
+            elements += 1
+            if elements > MAX_ELEMENTS:
+                raise too_many_elements(template)
+            parts.append(fragment)
+    parts.append(f"^PQ{copies}^XZ")
+    return "".join(parts).encode("utf-8")
+
+
+# ZPL of whole markup lines seen before, by (dpi, tag width, tag height, line).
+_LINE_FRAGMENTS: dict[tuple[int, float, float, str], str] = {}
+
+# Text whose ZPL does not depend on its value (no fit, no strike-through) is the ZPL of
+# its options with the value put in: a product's name or id, new on every tag, then
+# costs a string join instead of a parse. Keyed by (dpi, tag size, the line's options).
+_PLACEHOLDER = "QXZVALUEQXZ"
+_PLAIN: dict[tuple[int, float, float, str], list[str] | None] = {}
+
+
+def _plain_text_fragment(line: str, width: float, height: float, dpi: int) -> str | None:
+    """The ZPL of a plain @text line, or None when the line needs the full parse."""
+    cut = line.find("|")
+    if cut < 0:
+        return None
+    head = line[:cut]
+    key = (dpi, width, height, head)
+    try:
+        pieces = _PLAIN[key]
+    except KeyError:
+        pieces = _plain_pieces(head, width, height, dpi)
+        if len(_PLAIN) >= _FRAGMENTS_MAX:
+            _PLAIN.clear()
+        _PLAIN[key] = pieces
+    if pieces is None:
+        return None
+    value = line[cut + 1 :].translate(_UNMARK).strip()
+    if not value or len(value) > MAX_VALUE_CHARS:
+        return None  # left off, or refused: the full parse says which
+    return value.translate(_BLOCK).join(pieces)
+
+
+def _plain_pieces(head: str, width: float, height: float, dpi: int) -> list[str] | None:
+    if not head.startswith("@text"):
+        return None
+    try:
+        element = line_element(0, f"{head}| {_PLACEHOLDER}", width, height, template="")
+    except HangTagError:
+        return None  # the full parse reports it, with the template line
+    if type(element) is not TextElement or element.fit or element.strike:
+        return None
+    return _element(element, dpi, None).split(_PLACEHOLDER)
+
+
+
+def _check_copies(copies: int) -> None:
+    if isinstance(copies, bool) or not isinstance(copies, int) or not 1 <= copies <= MAX_COPIES:
+        raise HangTagError(INVALID_ITEM, f"copies must be 1..{MAX_COPIES}, not {copies!r}")
+
+
+def _check_size(width_mm: float, height_mm: float, media: Media) -> None:
+    if width_mm > media.width_mm + _FIT_SLACK_MM or height_mm > media.height_mm + _FIT_SLACK_MM:
+        raise HangTagError(
+            INVALID_LAYOUT,
+            f"the tag is {width_mm:g} x {height_mm:g} mm but the media is"
+            f" {media.width_mm:g} x {media.height_mm:g} mm",
+        )
+
+
 def tag_zpl(
     layout: TagLayout, media: Media, copies: int = 1, *, measure: Measure | None = None
 ) -> bytes:
@@ -65,17 +168,8 @@ def tag_zpl(
     Raises :class:`HangTagError` ``invalid_layout`` when the layout is larger than the
     media and ``invalid_item`` for copies outside 1..MAX_COPIES.
     """
-    if isinstance(copies, bool) or not isinstance(copies, int) or not 1 <= copies <= MAX_COPIES:
-        raise HangTagError(INVALID_ITEM, f"copies must be 1..{MAX_COPIES}, not {copies!r}")
-    if (
-        layout.width_mm > media.width_mm + _FIT_SLACK_MM
-        or layout.height_mm > media.height_mm + _FIT_SLACK_MM
-    ):
-        raise HangTagError(
-            INVALID_LAYOUT,
-            f"the tag is {layout.width_mm:g} x {layout.height_mm:g} mm but the media is"
-            f" {media.width_mm:g} x {media.height_mm:g} mm",
-        )
+    _check_copies(copies)
+    _check_size(layout.width_mm, layout.height_mm, media)
     dpi = media.dpi
     parts = [f"^XA^CI28^PW{media.width_dots}^LL{media.height_dots}^LH0,0"]
     if measure is None:

@@ -288,3 +288,36 @@ def test_speed_of_the_default_2x3(store: HangTagTemplates) -> None:
     per_tag = (time.perf_counter() - started) / len(contexts) * 1e6
     print(f"\ntag-2x3: {per_tag:.1f} µs per tag (template + markup + ZPL)")
     assert per_tag < 1000  # generous for busy CI machines; the target is < 80 µs
+
+
+MARKUP_FOR_FAST_PATH = """@tag w=50.8 h=76.2
+@text x=3 y=3 w=44.8 size=3 | {{ product.name }}
+@text x=3 y=8 w=44.8 size=3 align=center bold | {{ product.name }}
+@text x=3 y=13 w=44.8 size=3 reverse | {{ product.id }}
+@text x=3 y=18 w=30 size=4 fit | {{ product.name }}
+@text x=3 y=24 w=30 size=4 strike | {{ product.name }}
+@text x=3 y=30 w=44.8 size=3 lines=2 align=justify | {{ product.colour }}
+@barcode gtin x=8 y=44 h=18 | {{ product.gtin }}
+"""
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Leinenhemd", "", "x^XA^FDevil^FS~JA_ok", "a | b", "@box x=1 y=1 w=2 h=2", "€ 9,99 ß"],
+)
+def test_fast_path_prints_what_the_layout_says(
+    store: HangTagTemplates, name: str
+) -> None:
+    """``render`` reuses the ZPL of lines it has seen; it must be exactly the ZPL of
+    the parsed layout, whatever the data."""
+    from posbridge.hangtags.zpl import tag_zpl
+
+    store.put("fast", MARKUP_FOR_FAST_PATH)
+    media = Media(width_mm=50.8, height_mm=76.2, dpi=203)
+    for default in ("tag-2x3", "tag-2x1", "fast"):
+        for compare in (True, False):
+            ctx = context(compare=compare, name=name)
+            for _ in range(2):  # the second time from the caches
+                fast = store.render(default, ctx, media, 3)
+                slow = tag_zpl(store.render_layout(default, ctx), media, 3)
+                assert fast == slow
