@@ -218,3 +218,54 @@ def test_cancel_stops_after_the_tags_in_flight(tmp_path: Path) -> None:
     printed = emulator.emulator.labels_printed
     assert printed < 150
     assert printed == job["labels_done"]  # the chunk in flight finished and was counted
+
+
+@pytest.mark.slow
+def test_link_lost_mid_batch_puts_only_that_chunk_in_doubt_and_reprint_is_on_request(
+    tmp_path: Path,
+) -> None:
+    with ThreadedZplEmulator() as emulator:
+        emulator.call(lambda: emulator.emulator.apply_faults({"link_bps": "20000"}))
+        with running(Daemon(tmp_path / "state", config(emulator.url))) as daemon, \
+                daemon.client() as client:
+            load_catalog(client, 120)
+            job_id = client.post(
+                "/v1/label-printers/label-1/hang-tags", json={"items": items(range(120))}
+            ).json()["id"]
+            wait_until(lambda: emulator.emulator.labels_printed >= 20, timeout=30)
+            emulator.call(lambda: emulator.emulator.apply_faults({"link": "down"}))
+            time.sleep(0.5)
+            emulator.call(lambda: emulator.emulator.apply_faults({"link": "up"}))
+            job = _wait_done(client, job_id)
+            assert job["state"] == "done", job
+            doubt = {n for start, end in job["tags_in_doubt"] for n in range(start, end)}
+            assert 0 < len(doubt) <= 16 and job["labels_in_doubt"] == len(doubt)
+            assert job["labels_done"] + len(doubt) == 120
+            before = Counter(_product_of(p) for p in emulator.emulator.printed)
+            for n in range(120):
+                if n in doubt:
+                    assert before[n] <= 1, f"tag {n} in doubt printed {before[n]} times"
+                else:
+                    assert before[n] == 1, f"tag {n} printed {before[n]} times"
+            # Someone checked the printer: print the tags in doubt again, on request.
+            again = client.post(f"/v1/jobs/{job_id}/reprint-in-doubt?wait=30").json()
+            assert again["state"] == "done" and again["labels_total"] == len(doubt), again
+            done_job = client.get(f"/v1/jobs/{job_id}").json()
+            assert done_job["state"] == "done"
+    after = Counter(_product_of(p) for p in emulator.emulator.printed)
+    for n in range(120):
+        assert after[n] == before[n] + (1 if n in doubt else 0)
+
+
+def test_reprint_needs_tags_in_doubt(tmp_path: Path) -> None:
+    with running(Daemon(tmp_path / "state", config("emu://zpl/label-1"))) as daemon, \
+            daemon.client() as client:
+        load_catalog(client, 2)
+        job = client.post(
+            "/v1/label-printers/label-1/hang-tags?wait=20", json={"items": items(range(2))}
+        ).json()
+        assert job["state"] == "done"
+        response = client.post(f"/v1/jobs/{job['id']}/reprint-in-doubt")
+        assert response.status_code == 409 and response.json()["code"] == "nothing_in_doubt"
+        assert client.post("/v1/jobs/job_nope/reprint-in-doubt").status_code == 404
+        assert client.get("/v1/emulators/label-1").json()["state"]["labels_printed"] == "2"

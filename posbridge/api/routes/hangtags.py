@@ -15,7 +15,7 @@ from posbridge.api.submit import accept_job
 from posbridge.hangtags.batch import TagRequest, render_batch, render_preview
 from posbridge.hangtags.errors import NOT_FOUND_CODES, HangTagError
 from posbridge.hangtags.pricing import MissingPrice, PricingRules, TagItem
-from posbridge.jobs.models import JobKind
+from posbridge.jobs.models import JobKind, PartEnd
 from posbridge.runtime import Runtime
 
 router = APIRouter(tags=["hang tags"])
@@ -188,6 +188,38 @@ async def preview_hang_tags(
     except HangTagError as exc:
         raise _problem(exc) from exc
     return Response(png, media_type="image/png")
+
+
+@router.post("/v1/jobs/{job_id}/reprint-in-doubt", status_code=202)
+async def reprint_in_doubt(
+    job_id: str, request: Request, runtime: RuntimeDep, wait: WaitQuery = 0
+) -> Response:
+    """Print again the tags of a batch that are in doubt (in flight when the daemon died
+    or the link broke), once someone checked they did not come out: a new job with just
+    those tags. posbridge never reprints them by itself."""
+    job = await runtime.store.get(job_id)
+    if job is None:
+        raise Problem(404, "job_not_found", "Unknown job", f"no job with id {job_id!r}")
+    if not job.doubt:
+        raise Problem(
+            409, "nothing_in_doubt", "No tags in doubt", f"job {job_id} has no tags in doubt"
+        )
+    device = label_printer_or_404(runtime, job.device_id)
+    payload = await runtime.store.payload(job.id)
+    index = await runtime.store.parts_index(job.id)
+    formats: list[bytes] = []
+    parts: list[PartEnd] = []
+    end = 0
+    for doubt in job.doubt:
+        for part in range(doubt.start, doubt.end):
+            start = index[part - 1].end if part else 0
+            formats.append(payload[start : index[part].end])
+            end += index[part].end - start
+            parts.append(PartEnd(end, index[part].units))
+    return await accept_job(
+        runtime, request, device, JobKind.HANG_TAGS, b"".join(formats),
+        runtime.config.jobs.hang_tags_deadline_s, wait, parts=tuple(parts),
+    )
 
 
 # --- templates --------------------------------------------------------------------------
