@@ -55,6 +55,19 @@ def _banner(runtime: Runtime, base: str, demo: bool) -> str:
             "  see what came out:",
             f"    curl -s {auth} '{base}/v1/emulators/{device}/output?format=text'",
         ]
+        labels = next(
+            (d for d, dev in runtime.devices.devices.items() if dev.kind.value == "label_printer"),
+            None,
+        )
+        if labels is not None:
+            lines += [
+                "  print hang tags, then see the last one:",
+                f"    curl -s {auth} -H 'Content-Type: application/json' "
+                "-d @examples/hang-tags.json "
+                f"'{base}/v1/label-printers/{labels}/hang-tags?wait=10'",
+                f"    curl -s {auth} -o tag.png "
+                f"'{base}/v1/emulators/{labels}/output?format=png&label=2'",
+            ]
     return "\n".join(lines)
 
 

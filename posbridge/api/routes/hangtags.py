@@ -52,13 +52,14 @@ class HangTagItem(BaseModel):
     prices: (
         dict[
             Annotated[str, Field(max_length=130)],
-            Annotated[str, Field(max_length=32)] | InlinePrice,
+            Annotated[str, Field(max_length=32)] | InlinePrice | None,
         ]
         | None
     ) = Field(
         default=None,
         description="Inline prices by pricebook, as configured ('outlet') or in full "
-        "('storefront-catalog-gb.outlet'): '39.00' or {'amount': '39.00', 'currency': 'GBP'}",
+        "('storefront-catalog-gb.outlet'): '39.00' or {'amount': '39.00', 'currency': 'GBP'};"
+        " null: no price in that pricebook for this product",
     )
 
 
@@ -76,7 +77,9 @@ def _items(body: HangTagRequest) -> list[TagItem]:
         prices: dict[str, object] | None = None
         if item.prices is not None:
             prices = {
-                ref: value if isinstance(value, str) else value.model_dump(exclude_none=True)
+                ref: value
+                if value is None or isinstance(value, str)
+                else value.model_dump(exclude_none=True)
                 for ref, value in item.prices.items()
             }
         out.append(
