@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,50 +35,78 @@ def _wait_done(client: httpx.Client, job_id: str, timeout: float = 120) -> dict[
 
 
 def _product_of(printed: PrintedLabel) -> int:
-    match = NAME.search(label_text(printed.label))
-    assert match, label_text(printed.label)
+    return _product_in(label_text(printed.label))
+
+
+def _product_in(text: str) -> int:
+    match = NAME.search(text)
+    assert match, text
     return int(match.group(1))
 
 
-def _check_label(printed: PrintedLabel, locale: str, decode: bool) -> int:
-    n = _product_of(printed)
-    text = label_text(printed.label)
-    assert money(outlet(n), locale) in text, (locale, text)
-    assert money(regular(n), locale) in text, (locale, text)
-    if decode:
-        found = zxingcpp.read_barcodes(render_label(printed.label))
+LOCALES = {"de-AT": range(0, 334), "en-GB": range(334, 667), "ja-JP": range(667, 1000)}
+
+
+def _print_1000_tags(client: httpx.Client) -> None:
+    load_catalog(client, 1000)
+    jobs = {}
+    for locale, numbers in LOCALES.items():
+        response = client.post(
+            "/v1/label-printers/label-1/hang-tags",
+            json={"items": items(numbers), "locale": locale},
+        )
+        assert response.status_code == 202, response.text
+        assert response.json()["labels_total"] == len(numbers)
+        jobs[locale] = response.json()["id"]
+    for job_id in jobs.values():
+        job = _wait_done(client, job_id)
+        assert job["state"] == "done", job
+        assert job["labels_done"] == job["labels_total"] and job["labels_in_doubt"] == 0
+
+
+def _check_labels(texts: list[str], image_of: Callable[[int], Any]) -> None:
+    """Each label shows its product's two prices formatted for the locale it was asked
+    in, and its barcode decodes to the product's GTIN; every tag printed exactly once."""
+    assert len(texts) == 1000
+    seen: Counter[int] = Counter()
+    for index, text in enumerate(texts):
+        n = _product_in(text)
+        locale = next(loc for loc, numbers in LOCALES.items() if n in numbers)
+        assert money(outlet(n), locale) in text, (locale, text)
+        assert money(regular(n), locale) in text, (locale, text)
+        found = zxingcpp.read_barcodes(image_of(index))
         assert [b.text for b in found if b.format == zxingcpp.BarcodeFormat.EAN13] == [ean13(n)]
-    return n
+        seen[n] += 1
+    assert seen == Counter(range(1000))
 
 
 @pytest.mark.slow
 def test_1000_tags_two_pricebooks_three_locales_over_tcp(tmp_path: Path) -> None:
-    locales = {"de-AT": range(0, 334), "en-GB": range(334, 667), "ja-JP": range(667, 1000)}
     with ThreadedZplEmulator() as emulator, running(
         Daemon(tmp_path / "state", config(emulator.url))
     ) as daemon, daemon.client() as client:
-        load_catalog(client, 1000)
-        jobs = {}
-        for locale, numbers in locales.items():
-            response = client.post(
-                "/v1/label-printers/label-1/hang-tags",
-                json={"items": items(numbers), "locale": locale},
-            )
-            assert response.status_code == 202, response.text
-            assert response.json()["labels_total"] == len(numbers)
-            jobs[locale] = response.json()["id"]
-        for job_id in jobs.values():
-            job = _wait_done(client, job_id)
-            assert job["state"] == "done", job
-            assert job["labels_done"] == job["labels_total"] and job["labels_in_doubt"] == 0
+        _print_1000_tags(client)
     printed = emulator.emulator.printed  # the emulator thread has stopped
-    assert len(printed) == 1000
-    seen: Counter[int] = Counter()
-    for index, label in enumerate(printed):
-        locale = next(loc for loc, numbers in locales.items() if _product_of(label) in numbers)
-        seen[_check_label(label, locale, decode=True)] += 1
-        assert index < 1000
-    assert seen == Counter(range(1000))
+    _check_labels(
+        [label_text(p.label) for p in printed], lambda i: render_label(printed[i].label)
+    )
+
+
+@pytest.mark.slow
+def test_1000_tags_two_pricebooks_three_locales_in_process(tmp_path: Path) -> None:
+    """The emulator inside the daemon (emu://): what it printed is read over HTTP."""
+    with running(Daemon(tmp_path / "state", config("emu://zpl/label-1"))) as daemon, \
+            daemon.client() as client:
+        _print_1000_tags(client)
+        output = client.get("/v1/emulators/label-1/output?format=text").text
+        texts = re.split(r"^--- label \d+ .*---$", output, flags=re.MULTILINE)[1:]
+
+        def image_of(index: int) -> Any:
+            response = client.get(f"/v1/emulators/label-1/output?format=png&label={index}")
+            assert response.status_code == 200
+            return _image(response.content)
+
+        _check_labels(texts, image_of)
 
 
 def test_tags_print_in_process_with_copies_and_progress(tmp_path: Path) -> None:
