@@ -163,4 +163,18 @@ async def send_in_parts(
 ) -> None:
     """Print the rest of a job sent in parts, from where it stood."""
     parts = await worker.store.parts_index(job.id)
-    await _Batch(worker, device, job).run(parts, payload)
+    batch = _Batch(worker, device, job)
+    try:
+        await batch.run(parts, payload)
+    except Exception:
+        # Not a device error (a bug, the OS): the chunk on the wire may have printed, so
+        # it is put in doubt, and the rest of the batch goes back to the queue instead of
+        # sitting in 'sending' until the next restart. The worker logs the error.
+        current = await worker.store.get(job.id)
+        if current is not None and current.state is JobState.SENDING:
+            if current.parts_sent > current.parts_done:
+                current = await worker.store.parts_in_doubt(job.id, current.parts_sent)
+            moved = await worker._transition(current, JobState.QUEUED, expect={JobState.SENDING})
+            if moved is None:
+                worker.notifier.changed(current)
+        raise
