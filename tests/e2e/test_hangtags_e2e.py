@@ -169,30 +169,42 @@ def test_preview_shows_what_prints(tmp_path: Path) -> None:
     assert {b.text for b in zxingcpp.read_barcodes(sheet_image)} == {ean13(n) for n in range(5)}
 
 
+def _slow_link(emulator: ThreadedZplEmulator, bytes_per_s: int) -> None:
+    """Slow the emulator's link so a batch is still printing when the test acts."""
+    emulator.call(lambda: emulator.emulator.apply_faults({"link_bps": str(bytes_per_s)}))
+
+
+def _start_batch(
+    client: httpx.Client, emulator: ThreadedZplEmulator, tags: int, printed_first: int
+) -> str:
+    """Import ``tags`` products, print them as one batch, and return its job id once the
+    printer has printed ``printed_first`` labels of it."""
+    load_catalog(client, tags)
+    job_id: str = client.post(
+        "/v1/label-printers/label-1/hang-tags", json={"items": items(range(tags))}
+    ).json()["id"]
+    wait_until(lambda: emulator.emulator.labels_printed >= printed_first, timeout=30)
+    return job_id
+
+
 @pytest.mark.slow
 def test_media_out_mid_batch_holds_then_finishes_without_gaps_or_doubles(tmp_path: Path) -> None:
     with ThreadedZplEmulator() as emulator:
-        # A slow link, so that the batch is still printing when the media runs out.
-        emulator.call(lambda: emulator.emulator.apply_faults({"link_bps": "40000"}))
+        _slow_link(emulator, 40000)
         with running(Daemon(tmp_path / "state", config(emulator.url))) as daemon, \
                 daemon.client() as client:
-            load_catalog(client, 200)
-            job = client.post(
-                "/v1/label-printers/label-1/hang-tags", json={"items": items(range(200))}
-            ).json()
-            wait_until(lambda: emulator.emulator.labels_printed >= 30, timeout=30)
+            job_id = _start_batch(client, emulator, 200, printed_first=30)
             emulator.call(lambda: emulator.emulator.apply_faults({"media": "out"}))
             wait_until(
-                lambda: client.get(f"/v1/jobs/{job['id']}").json()["state"] == "held",
-                timeout=10,
+                lambda: client.get(f"/v1/jobs/{job_id}").json()["state"] == "held", timeout=10
             )
-            held = client.get(f"/v1/jobs/{job['id']}").json()
+            held = client.get(f"/v1/jobs/{job_id}").json()
             assert held["held_reason"] == "media_out"
             stalled = emulator.emulator.labels_printed
             time.sleep(0.5)
             assert emulator.emulator.labels_printed == stalled < 200
             emulator.call(lambda: emulator.emulator.apply_faults({"media": "ok"}))
-            done = _wait_done(client, job["id"])
+            done = _wait_done(client, job_id)
             assert done["state"] == "done" and done["labels_done"] == 200
     counts = Counter(_product_of(p) for p in emulator.emulator.printed)
     assert counts == Counter(range(200))
@@ -202,19 +214,15 @@ def test_media_out_mid_batch_holds_then_finishes_without_gaps_or_doubles(tmp_pat
 def test_kill_9_mid_batch_resumes_and_only_in_doubt_tags_can_double(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
     with ThreadedZplEmulator() as emulator:
-        emulator.call(lambda: emulator.emulator.apply_faults({"link_bps": "30000"}))
+        _slow_link(emulator, 30000)
         daemon = Daemon(state_dir, config(emulator.url))
         daemon.start()
         with daemon.client() as client:
-            load_catalog(client, 300)
-            job_id = client.post(
-                "/v1/label-printers/label-1/hang-tags", json={"items": items(range(300))}
-            ).json()["id"]
-            wait_until(lambda: emulator.emulator.labels_printed >= 60, timeout=30)
+            job_id = _start_batch(client, emulator, 300, printed_first=60)
         daemon.kill()
         at_kill = emulator.emulator.labels_printed
         assert at_kill < 300
-        emulator.call(lambda: emulator.emulator.apply_faults({"link_bps": "0"}))
+        _slow_link(emulator, 0)  # 0: at full speed again
         with running(Daemon(state_dir, config(emulator.url))) as again, again.client() as client:
             job = _wait_done(client, job_id)
     assert job["state"] == "done", job
@@ -231,14 +239,10 @@ def test_kill_9_mid_batch_resumes_and_only_in_doubt_tags_can_double(tmp_path: Pa
 
 def test_cancel_stops_after_the_tags_in_flight(tmp_path: Path) -> None:
     with ThreadedZplEmulator() as emulator:
-        emulator.call(lambda: emulator.emulator.apply_faults({"link_bps": "20000"}))
+        _slow_link(emulator, 20000)
         with running(Daemon(tmp_path / "state", config(emulator.url))) as daemon, \
                 daemon.client() as client:
-            load_catalog(client, 150)
-            job_id = client.post(
-                "/v1/label-printers/label-1/hang-tags", json={"items": items(range(150))}
-            ).json()["id"]
-            wait_until(lambda: emulator.emulator.labels_printed >= 10, timeout=30)
+            job_id = _start_batch(client, emulator, 150, printed_first=10)
             cancelled = client.post(f"/v1/jobs/{job_id}/cancel")
             assert cancelled.status_code == 200, cancelled.text
             time.sleep(1.0)
@@ -254,14 +258,10 @@ def test_link_lost_mid_batch_puts_only_that_chunk_in_doubt_and_reprint_is_on_req
     tmp_path: Path,
 ) -> None:
     with ThreadedZplEmulator() as emulator:
-        emulator.call(lambda: emulator.emulator.apply_faults({"link_bps": "20000"}))
+        _slow_link(emulator, 20000)
         with running(Daemon(tmp_path / "state", config(emulator.url))) as daemon, \
                 daemon.client() as client:
-            load_catalog(client, 120)
-            job_id = client.post(
-                "/v1/label-printers/label-1/hang-tags", json={"items": items(range(120))}
-            ).json()["id"]
-            wait_until(lambda: emulator.emulator.labels_printed >= 20, timeout=30)
+            job_id = _start_batch(client, emulator, 120, printed_first=20)
             emulator.call(lambda: emulator.emulator.apply_faults({"link": "down"}))
             time.sleep(0.5)
             emulator.call(lambda: emulator.emulator.apply_faults({"link": "up"}))
