@@ -30,6 +30,7 @@ SLOW_LINK_BPS = 9600 // 10  # 9600 baud 8N1 ≈ 960 bytes per second
 _BUILTIN_EMULATORS: dict[str, str] = {
     "escpos": "drivers.escpos.emulator:EscposEmulator",
     "zpl": "drivers.zpl.emulator:ZplEmulator",
+    "scanner": "drivers.scanner.emulator:ScannerEmulator",
 }
 
 

@@ -94,13 +94,16 @@ async def serve_tcp(emulator: Emulator, host: str, port: int) -> asyncio.Server:
     return await asyncio.start_server(handle, host, port)
 
 
+_RELINK_POLL_S = 0.05
+
+
 class PtyServer:
     """The emulator behind a pseudo-terminal: open ``.path`` with pyserial like a real port.
 
     The pty is raw (no echo, no line editing). The server keeps the slave side open so the
     device node stays valid between clients. While the emulator's link is down, bytes sent
-    to the port are lost, as on an unplugged cable; the next bytes after ``link=up`` reach
-    a fresh session.
+    to the port are lost, as on an unplugged cable; once it is up again a fresh session
+    carries both ways.
     """
 
     def __init__(self, emulator: Emulator) -> None:
@@ -171,6 +174,13 @@ class PtyServer:
         async for chunk in _replies(session):
             self._outbound += chunk
             self._flush()
+        # The link went down. A device that talks by itself (a scanner) must be heard
+        # again once it is back up, without waiting for the host to write first.
+        while self._master >= 0 and self._session is session:
+            if not self.emulator.link_down:
+                self._live_session()
+                return
+            await asyncio.sleep(_RELINK_POLL_S)
 
     def _flush(self) -> None:
         """Write queued replies to the master; wait for writability if the pty is full."""

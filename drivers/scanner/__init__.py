@@ -1,0 +1,1 @@
+"""Barcode scanners: serial, keyboard-wedge (evdev) and USB HID POS, and their emulator."""
