@@ -141,7 +141,11 @@ def _cmd_print_test(args: argparse.Namespace) -> int:
 def _cmd_emulate(args: argparse.Namespace) -> int:
     from posbridge.emulate import run_emulator
 
-    options = {"profile": args.profile} if args.kind == "escpos" else {"dpi": str(args.dpi)}
+    options = {
+        "escpos": {"profile": args.profile},
+        "zpl": {"dpi": str(args.dpi)},
+        "scanner": {"suffix": args.suffix, "aim": "on" if args.aim else "off"},
+    }[args.kind]
     return run_emulator(args.kind, listen=args.listen, pty=args.pty, options=options)
 
 
@@ -209,12 +213,16 @@ def _parser() -> argparse.ArgumentParser:
         cmd.set_defaults(func=func)
 
     emulate = sub.add_parser("emulate", help="run one device emulator for technicians and CI")
-    emulate.add_argument("kind", choices=["escpos", "zpl"])
+    emulate.add_argument("kind", choices=["escpos", "zpl", "scanner"])
     where = emulate.add_mutually_exclusive_group(required=True)
     where.add_argument("--listen", metavar="HOST:PORT", help="serve over TCP (e.g. :9100)")
     where.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal")
     emulate.add_argument("--profile", default="TM-T88V", help="escpos: printer profile")
     emulate.add_argument("--dpi", type=int, choices=[203, 300], default=203, help="zpl: dpi")
+    emulate.add_argument("--suffix", choices=["cr", "lf", "crlf", "tab", "none"], default="cr",
+                         help="scanner: what ends each scan")
+    emulate.add_argument("--no-aim", dest="aim", action="store_false",
+                         help="scanner: send no AIM symbology identifiers")
     emulate.set_defaults(func=_cmd_emulate)
 
     imp = sub.add_parser("import", help="import products or a pricebook for hang tags")

@@ -25,9 +25,11 @@ __all__ = [
     "Config",
     "ConfigError",
     "DeviceConfig",
+    "CustomerProfileSettings",
     "DeviceKind",
     "HangTagsConfig",
     "MediaConfig",
+    "ScannerOptions",
     "JobsConfig",
     "ServerConfig",
     "demo_config",
@@ -49,7 +51,11 @@ class DeviceKind(enum.StrEnum):
 
 
 # The kinds this version drives; the others are part of the configuration language already.
-SUPPORTED_KINDS = frozenset({DeviceKind.RECEIPT_PRINTER, DeviceKind.LABEL_PRINTER})
+SUPPORTED_KINDS = frozenset(
+    {DeviceKind.RECEIPT_PRINTER, DeviceKind.LABEL_PRINTER, DeviceKind.SCANNER}
+)
+# Scanners that are input devices, not byte streams: keyboard wedges and HID POS.
+INPUT_DEVICE_SCHEMES = frozenset({"evdev", "hidraw"})
 
 
 class _Strict(BaseModel):
@@ -145,6 +151,42 @@ class HangTagsConfig(_Strict):
         return locale
 
 
+class ScannerOptions(_Strict):
+    """How a scanner frames its scans (serial) or types them (keyboard wedge)."""
+
+    suffix: Literal["cr", "lf", "crlf", "tab", "none"] = "cr"
+    prefix: Annotated[str, Field(max_length=8)] = ""
+    aim: bool = True  # the scanner sends AIM symbology identifiers (]E0 ...)
+    gap_ms: Annotated[int, Field(ge=5, le=2000)] = 50  # a pause this long ends a scan too
+    layout: Literal["us", "de", "fr", "uk"] = "us"  # keyboard wedges: the scanner's layout
+
+
+class CustomerProfileSettings(_Strict):
+    """The associate app's customer-profile settings, with the retail platform's own keys,
+    so a store's existing settings carry over verbatim."""
+
+    customer_profile_scanner_identifiers: list[dict[str, Any]] = Field(default_factory=list)
+    customer_profile_auto_populate_fields: list[dict[str, Any]] = Field(default_factory=list)
+    default_region: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "AT"
+
+    @model_validator(mode="after")
+    def _rules_compile(self) -> CustomerProfileSettings:
+        from posbridge.scanning.rules import CustomerProfileConfig, ScanConfigError
+
+        try:
+            CustomerProfileConfig.from_platform(self.platform())
+        except ScanConfigError as exc:
+            raise ValueError(str(exc)) from exc
+        return self
+
+    def platform(self) -> dict[str, Any]:
+        """The two lists as the retail platform serves them."""
+        return {
+            "customer_profile_scanner_identifiers": self.customer_profile_scanner_identifiers,
+            "customer_profile_auto_populate_fields": self.customer_profile_auto_populate_fields,
+        }
+
+
 class DeviceConfig(_Strict):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
     kind: DeviceKind
@@ -160,6 +202,9 @@ class DeviceConfig(_Strict):
     status_push: bool = True
     # Label printers only: the labels loaded.
     media: MediaConfig | None = None
+    # Scanners only: framing, and the lane (till) whose iPad gets its scans.
+    scanner: ScannerOptions | None = None
+    lane: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")] = None
 
     @field_validator("kind")
     @classmethod
@@ -181,14 +226,14 @@ class DeviceConfig(_Strict):
         return profile
 
     @model_validator(mode="after")
-    def _media_fits_kind(self) -> DeviceConfig:
+    def _options_fit_kind(self) -> DeviceConfig:
         if self.media is not None and self.kind is not DeviceKind.LABEL_PRINTER:
             raise ValueError("media is only for label printers")
+        if self.kind is not DeviceKind.SCANNER and (
+            self.scanner is not None or self.lane is not None
+        ):
+            raise ValueError("scanner options and lane are only for scanners")
         return self
-
-    def label_media(self) -> Media:
-        """The media of a label printer (the default 2 x 3 in tags if none is set)."""
-        return (self.media or MediaConfig()).media()
 
     @field_validator("url")
     @classmethod
@@ -196,16 +241,38 @@ class DeviceConfig(_Strict):
         from drivers.transports import transport_for
 
         try:
-            transport_for(DeviceURL.parse(url))
+            parsed = DeviceURL.parse(url)
+            if parsed.scheme in INPUT_DEVICE_SCHEMES:
+                if not parsed.path.startswith("/dev/"):
+                    scheme = parsed.scheme
+                    raise ValueError(f"{scheme}:// wants a device path, e.g. {scheme}:///dev/...")
+            else:
+                transport_for(parsed)
         except DeviceError as exc:
             raise ValueError(str(exc)) from exc
         return url
+
+    @model_validator(mode="after")
+    def _input_devices_are_scanners(self) -> DeviceConfig:
+        scheme = self.url.partition("://")[0]
+        if scheme in INPUT_DEVICE_SCHEMES and self.kind is not DeviceKind.SCANNER:
+            raise ValueError(f"{scheme}:// is for scanners only")
+        return self
+
+    def scanner_options(self) -> ScannerOptions:
+        return self.scanner or ScannerOptions()
+
+    def label_media(self) -> Media:
+        """The media of a label printer (the default 2 x 3 in tags if none is set)."""
+        return (self.media or MediaConfig()).media()
+
 
 
 class Config(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
     hang_tags: HangTagsConfig = Field(default_factory=HangTagsConfig)
+    customer_profile: CustomerProfileSettings = Field(default_factory=CustomerProfileSettings)
     templates_dir: Path | None = None
     devices: list[DeviceConfig] = Field(default_factory=list)
 
@@ -283,6 +350,13 @@ def demo_config() -> Config:
                     "url": "emu://zpl/label-1?dpi=203",
                     "status_interval_s": 1.0,
                     "media": {"width_mm": 50.8, "height_mm": 76.2, "dpi": 203},
+                },
+                {
+                    "id": "scanner-1",
+                    "kind": "scanner",
+                    "name": "Emulated barcode scanner (till 1)",
+                    "url": "emu://scanner/scanner-1",
+                    "lane": "till-1",
                 },
             ]
         },

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 
-from drivers.emulation import emulator_factory
+from drivers.emulation import Emulator, emulator_factory
 from drivers.emulation_servers import PtyServer, serve_tcp
 
 __all__ = ["parse_listen", "run_emulator"]
@@ -34,18 +35,24 @@ async def _run(kind: str, listen: str | None, pty: bool, options: dict[str, str]
         server = await serve_tcp(emulator, host, port)
         bound = server.sockets[0].getsockname()
         print(f"{kind} emulator listening on tcp://{bound[0]}:{bound[1]}", flush=True)
+        typing = _scan_typed_lines(emulator, stop) if kind == "scanner" else None
         try:
             await stop.wait()
         finally:
+            if typing is not None:
+                typing.cancel()
             server.close()
             await server.wait_closed()
     else:
         pty_server = PtyServer(emulator)
         await pty_server.start()
         print(f"{kind} emulator on serial://{pty_server.path}", flush=True)
+        typing = _scan_typed_lines(emulator, stop) if kind == "scanner" else None
         try:
             await stop.wait()
         finally:
+            if typing is not None:
+                typing.cancel()
             await pty_server.aclose()
     text = emulator.output_text()
     if text:
@@ -54,6 +61,29 @@ async def _run(kind: str, listen: str | None, pty: bool, options: dict[str, str]
             print("---- printed ----")
             print(text, flush=True)
     return 0
+
+
+def _scan_typed_lines(emulator: Emulator, stop: asyncio.Event) -> asyncio.Task[None]:
+    """A scanner emulator scans every line typed on stdin (``code128:ABC`` names the
+    symbology; without a name it is inferred), so a technician can drive it by hand."""
+    from drivers.scanner.emulator import ScannerEmulator
+    from drivers.scanner.symbology import Symbology, infer_symbology
+
+    assert isinstance(emulator, ScannerEmulator)
+
+    async def loop() -> None:
+        while True:
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:
+                return  # stdin closed: keep serving until stopped
+            text = line.rstrip("\r\n")
+            name, sep, rest = text.partition(":")
+            if sep and name.lower() in Symbology.__members__.values():
+                emulator.scan(rest, Symbology(name.lower()))
+            elif text:
+                emulator.scan(text, infer_symbology(text))
+
+    return asyncio.create_task(loop())
 
 
 def run_emulator(kind: str, *, listen: str | None, pty: bool, options: dict[str, str]) -> int:

@@ -22,8 +22,9 @@ All methods must be called from the event loop's thread.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -31,14 +32,20 @@ from types import TracebackType
 from typing import Self
 
 __all__ = [
+    "SENSITIVE_TTL_S",
     "Event",
+    "EventFilter",
     "EventBus",
     "Subscription",
     "SystemEvent",
 ]
 
-DEFAULT_HISTORY = 10_000
-DEFAULT_QUEUE_SIZE = 1_000
+# Enough for a burst of 10,000 scans plus what else happened meanwhile; events share
+# their data with every queue, so a long queue costs pointers, not copies.
+DEFAULT_HISTORY = 20_000
+DEFAULT_QUEUE_SIZE = 20_000
+#: How long personal data (ID documents, contacts) may stay in the replay ring.
+SENSITIVE_TTL_S = 60.0
 
 
 class SystemEvent(StrEnum):
@@ -46,6 +53,12 @@ class SystemEvent(StrEnum):
 
     GAP = "events.gap"
     OVERFLOW = "events.overflow"
+
+
+EventFilter = Callable[["Event"], bool]
+"""Which events a subscriber wants (system events always pass)."""
+
+_SYSTEM = frozenset(SystemEvent)
 
 
 def _now() -> datetime:
@@ -61,6 +74,8 @@ class Event:
     device_id: str | None
     time: datetime
     data: dict[str, object] = field(default_factory=dict)
+    sensitive: bool = False
+    """Carries personal data: kept in the replay ring for SENSITIVE_TTL_S only."""
 
     def to_json(self) -> dict[str, object]:
         """Return ``{"seq", "type", "device_id", "time", "data"}`` (time in ISO 8601 UTC)."""
@@ -81,9 +96,18 @@ class Subscription:
     ``events.overflow`` event or when :meth:`close` is called.
     """
 
-    def __init__(self, bus: EventBus, replay: list[Event], max_queue: int) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        replay: list[Event],
+        max_queue: int,
+        accept: EventFilter | None = None,
+    ) -> None:
         self._bus = bus
-        self._replay: deque[Event] = deque(replay)
+        self._accept = accept
+        self._replay: deque[Event] = deque(
+            replay if accept is None else [e for e in replay if e.type in _SYSTEM or accept(e)]
+        )
         self._queue: deque[Event] = deque()
         self._max_queue = max_queue
         self._last_delivered = replay[-1].seq if replay else bus.last_seq
@@ -96,7 +120,7 @@ class Subscription:
         return self._closed
 
     def _push(self, event: Event) -> None:
-        if self._closed:
+        if self._closed or (self._accept is not None and not self._accept(event)):
             return
         if len(self._queue) >= self._max_queue:
             # Keep what is queued (the client still gets it), then say where the
@@ -184,6 +208,8 @@ class EventBus:
         if start_seq < 0:
             raise ValueError("start_seq must not be negative")
         self._ring: deque[Event] = deque(maxlen=history)
+        self._sensitive: deque[tuple[float, Event]] = deque()
+        self.sensitive_ttl_s = SENSITIVE_TTL_S
         self._seq = start_seq
         self._queue_size = queue_size
         self._subscribers: set[Subscription] = set()
@@ -203,8 +229,13 @@ class EventBus:
         type: str,
         device_id: str | None = None,
         data: Mapping[str, object] | None = None,
+        *,
+        sensitive: bool = False,
     ) -> Event:
-        """Record an event and hand it to every subscriber; never blocks."""
+        """Record an event and hand it to every subscriber; never blocks.
+
+        A ``sensitive`` event (personal data) leaves the replay ring after
+        SENSITIVE_TTL_S; live subscribers get it like any other."""
         if not type or any(ch.isspace() for ch in type):
             # The type becomes an SSE "event:" line; whitespace would break framing.
             raise ValueError(f"event type must be a non-empty word, got {type!r}")
@@ -215,19 +246,41 @@ class EventBus:
             device_id=device_id,
             time=_now(),
             data=dict(data or {}),
+            sensitive=sensitive,
         )
         self._ring.append(event)
+        if sensitive:
+            self._sensitive.append((time.monotonic() + self.sensitive_ttl_s, event))
+        if self._sensitive and self._sensitive[0][0] <= time.monotonic():
+            self.forget_expired()
         # Copy: a subscriber may detach (overflow) while we iterate.
         for subscription in list(self._subscribers):
             subscription._push(event)
         return event
 
-    def subscribe(self, since: int | None = None) -> Subscription:
-        """Subscribe to events with ``seq > since`` (``None``: live events only).
+    def forget_expired(self) -> int:
+        """Drop sensitive events older than their time to live from the replay ring;
+        returns how many. Called on publish and by the daemon's maintenance."""
+        now = time.monotonic()
+        expired: set[int] = set()
+        while self._sensitive and self._sensitive[0][0] <= now:
+            expired.add(self._sensitive.popleft()[1].seq)
+        if expired:
+            kept = [event for event in self._ring if event.seq not in expired]
+            self._ring.clear()
+            self._ring.extend(kept)
+        return len(expired)
+
+    def subscribe(
+        self, since: int | None = None, accept: EventFilter | None = None
+    ) -> Subscription:
+        """Subscribe to events with ``seq > since`` (``None``: live events only), only
+        those ``accept`` takes when given (system events always come).
 
         Replay and registration happen without an ``await`` in between, so no event
         can fall between the replayed part and the live part.
         """
+        self.forget_expired()
         replay: list[Event] = []
         if since is not None:
             oldest = self._ring[0].seq if self._ring else self._seq + 1
@@ -246,7 +299,7 @@ class EventBus:
                 )
                 since = position
             replay.extend(event for event in self._ring if event.seq > since)
-        subscription = Subscription(self, replay, self._queue_size)
+        subscription = Subscription(self, replay, self._queue_size, accept)
         self._subscribers.add(subscription)
         return subscription
 

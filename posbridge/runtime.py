@@ -10,14 +10,18 @@ import asyncio
 import fcntl
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from time import time
+from typing import Any
 
+from drivers.scanner.scan import Scan
 from posbridge._tasks import cancel_and_wait
 from posbridge.auth import load_or_create_token
 from posbridge.config import Config
+from posbridge.customer_profile import load_customer_profile, save_customer_profile
 from posbridge.devices import DeviceManager
 from posbridge.events import EventBus
 from posbridge.hangtags.catalog import Catalog
@@ -26,6 +30,9 @@ from posbridge.jobs.store import JobStore
 from posbridge.jobs.waiters import JobWaiters
 from posbridge.jobs.worker import DeviceWorker, JobNotifier
 from posbridge.receipts.templates import TemplateStore
+from posbridge.scanning.classify import classify
+from posbridge.scanning.result import Classification
+from posbridge.scanning.rules import CustomerProfileConfig
 
 __all__ = ["Runtime", "StateDirBusy"]
 
@@ -75,6 +82,7 @@ class Runtime:
     templates: TemplateStore
     catalog: Catalog
     hang_tag_templates: HangTagTemplates
+    customer_profile: CustomerProfileConfig
     waiters: JobWaiters = field(default_factory=JobWaiters)
     notifier: JobNotifier = field(init=False)
     workers: dict[str, DeviceWorker] = field(default_factory=dict)
@@ -92,13 +100,19 @@ class Runtime:
         hang_tag_templates = HangTagTemplates(
             config.hang_tags.templates_dir or state_dir / "hang-tag-templates"
         )
+        customer_profile = await asyncio.to_thread(load_customer_profile, config, state_dir)
         runtime = cls(
             config=config,
             state_dir=state_dir,
             token=token,
             store=store,
             events=events,
-            devices=DeviceManager(config.devices, events),
+            # Scans are classified under the rules in force when they arrive, which a
+            # PUT may replace: the runtime is looked up then, not now.
+            devices=DeviceManager(
+                config.devices, events, classify=lambda scan: runtime.classify_scan(scan)
+            ),
+            customer_profile=customer_profile,
             templates=templates,
             catalog=catalog,
             hang_tag_templates=hang_tag_templates,
@@ -116,7 +130,7 @@ class Runtime:
                 log.warning("job %s was being sent when the daemon stopped: now in_doubt", job.id)
             notifier.changed(job)
         runtime.devices.start()
-        for device_id, device in runtime.devices.devices.items():
+        for device_id, device in runtime.devices.printers().items():
             worker = DeviceWorker(device, store, notifier)
             runtime.workers[device_id] = worker
             runtime._worker_tasks.append(
@@ -124,6 +138,23 @@ class Runtime:
             )
         runtime._tasks.append(asyncio.create_task(runtime._maintain(notifier), name="maintain"))
         return runtime
+
+    def classify_scan(self, scan: Scan) -> Classification:
+        """Classify a scan under the customer-profile rules in force now."""
+        return classify(
+            scan.data,
+            scan.symbology,
+            self.customer_profile,
+            default_region=self.config.customer_profile.default_region,
+        )
+
+    def set_customer_profile(self, platform: Mapping[str, Any]) -> CustomerProfileConfig:
+        """Replace the customer-profile rules (raises ScanConfigError, naming the entry,
+        and keeps the old ones); kept in the state directory across restarts."""
+        profile = CustomerProfileConfig.from_platform(platform)
+        save_customer_profile(self.state_dir, profile)
+        self.customer_profile = profile
+        return profile
 
     def healthy(self) -> bool:
         return all(worker.healthy for worker in self.workers.values()) and not any(
@@ -136,6 +167,9 @@ class Runtime:
         loop = asyncio.get_running_loop()
         while True:
             try:
+                # Personal data from scans leaves the replay ring even when nothing new
+                # is published.
+                self.events.forget_expired()
                 for job in await self.store.expire_overdue(datetime.now(UTC)):
                     notifier.changed(job)
                 if loop.time() >= next_prune:

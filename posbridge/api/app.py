@@ -16,6 +16,7 @@ from posbridge.api.routes import (
     jobs,
     printers,
     receipts,
+    scans,
 )
 from posbridge.api.security import SecurityMiddleware, require_token
 from posbridge.runtime import Runtime
@@ -35,7 +36,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     protected = [Depends(require_token)]
-    for module in (devices, printers, hangtags, catalog, jobs, emulators, receipts):
+    for module in (devices, printers, hangtags, catalog, scans, jobs, emulators, receipts):
         app.include_router(module.router, dependencies=protected)
     app.include_router(events_router(lambda connection: connection.app.state.runtime.events))
     server = runtime.config.server

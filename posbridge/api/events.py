@@ -9,6 +9,10 @@ silence, so proxies and NAT boxes keep the connection.  Resume with the
 header wins because a reconnecting browser repeats the original URL.  Without
 either, the stream carries live events only.
 
+Both take filters, repeatable and combined: ``?device_id=scanner-1`` (events of those
+devices only), ``?type=scan`` (those event types only), ``?lane=till-1`` (scan events
+of the scanners bound to that lane only; other events pass). System events always pass.
+
 The WebSocket takes ``?since=`` the same way and authenticates with
 :func:`posbridge.api.security.accept_websocket`.  A subscriber that falls behind
 gets ``events.overflow`` and the stream ends (WebSocket close code 1013); it can
@@ -36,7 +40,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from posbridge.api.errors import Problem, ProblemCode
 from posbridge.api.security import TokenSource, accept_websocket, make_token_dependency
-from posbridge.events import Event, EventBus, Subscription, SystemEvent
+from posbridge.events import Event, EventBus, EventFilter, Subscription, SystemEvent
 
 __all__ = [
     "KEEPALIVE_S",
@@ -148,6 +152,25 @@ async def _wait_for_disconnect(receive: Receive) -> None:
             return
 
 
+def event_filter(
+    device_ids: list[str] | None, types: list[str] | None, lane: str | None
+) -> EventFilter | None:
+    """The filter for a subscription's query parameters (None: everything)."""
+    if not device_ids and not types and lane is None:
+        return None
+    devices = frozenset(device_ids or ())
+    kinds = frozenset(types or ())
+
+    def accept(event: Event) -> bool:
+        if devices and event.device_id not in devices:
+            return False
+        if kinds and event.type not in kinds:
+            return False
+        return lane is None or event.type != "scan" or event.data.get("lane") == lane
+
+    return accept
+
+
 def _resume_point(last_event_id: str | None, since: int | None) -> int | None:
     if last_event_id is not None and last_event_id.strip():
         text = last_event_id.strip()
@@ -212,10 +235,13 @@ def events_router(
         request: Request,
         since: Annotated[int | None, Query(ge=0, description="resume after this seq")] = None,
         last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+        device_id: Annotated[list[str] | None, Query(description="only these devices")] = None,
+        type: Annotated[list[str] | None, Query(description="only these event types")] = None,
+        lane: Annotated[str | None, Query(description="scan events of this lane only")] = None,
     ) -> EventStreamResponse:
         start = _resume_point(last_event_id, since)
         # Subscribe before the response starts so nothing published meanwhile is lost.
-        subscription = get_bus(request).subscribe(start)
+        subscription = get_bus(request).subscribe(start, event_filter(device_id, type, lane))
         return EventStreamResponse(subscription, keepalive_s=keepalive_s)
 
     @router.websocket("/v1/ws")
@@ -228,7 +254,11 @@ def events_router(
         # The token first: a stranger gets no subscription, not even for a moment.
         if not await accept_websocket(websocket, get_token):
             return
-        with get_bus(websocket).subscribe(since) as subscription:
+        params = websocket.query_params
+        accept = event_filter(
+            params.getlist("device_id"), params.getlist("type"), params.get("lane")
+        )
+        with get_bus(websocket).subscribe(since, accept) as subscription:
             sender = asyncio.create_task(_send_events(websocket, subscription))
             receiver = asyncio.create_task(_receive_until_disconnect(websocket))
             try:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import Request, Response
 
 from posbridge.api.errors import Problem
-from posbridge.devices import Device
+from posbridge.devices import PrinterDevice
 from posbridge.jobs.errors import IdempotencyConflict
 from posbridge.jobs.models import TERMINAL, Job, JobKind, JobState, NewJob, PartEnd
 from posbridge.runtime import Runtime
@@ -77,7 +77,7 @@ async def wait_for_job(
 async def accept_job(
     runtime: Runtime,
     request: Request,
-    device: Device,
+    device: PrinterDevice,
     kind: JobKind,
     payload: bytes,
     deadline_s: float,

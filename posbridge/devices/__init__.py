@@ -11,6 +11,7 @@ from posbridge.config import DeviceConfig, DeviceKind
 from posbridge.devices.base import DeviceState, DeviceStatus, LinkedDevice
 from posbridge.devices.label import LabelPrinterDevice
 from posbridge.devices.receipt import ReceiptPrinterDevice
+from posbridge.devices.scanner import Classifier, ScannerDevice
 from posbridge.events import EventBus
 
 __all__ = [
@@ -20,18 +21,28 @@ __all__ = [
     "DeviceStatus",
     "LabelPrinterDevice",
     "LinkedDevice",
+    "PrinterDevice",
     "ReceiptPrinterDevice",
+    "ScannerDevice",
 ]
 
-Device = ReceiptPrinterDevice | LabelPrinterDevice
+PrinterDevice = ReceiptPrinterDevice | LabelPrinterDevice
+"""A device that takes print jobs (and so has a job worker)."""
+Device = PrinterDevice | ScannerDevice
 
 
 class DeviceManager:
     """Owns every configured device and its status monitor."""
 
-    def __init__(self, configs: list[DeviceConfig], events: EventBus) -> None:
+    def __init__(
+        self,
+        configs: list[DeviceConfig],
+        events: EventBus,
+        classify: Classifier | None = None,
+    ) -> None:
         self.emulators = EmulatorHub()
         self.events = events
+        self.classify = classify
         self.devices: dict[str, Device] = {}
         self._tasks: list[asyncio.Task[None]] = []
         for config in configs:
@@ -41,12 +52,24 @@ class DeviceManager:
         # Config validation admits only the kinds built here (SUPPORTED_KINDS).
         if config.kind is DeviceKind.LABEL_PRINTER:
             return LabelPrinterDevice(config, self.events, self.emulators)
+        if config.kind is DeviceKind.SCANNER:
+            if self.classify is None:
+                raise ValueError("scanners need a classifier")
+            return ScannerDevice(config, self.events, self.emulators, self.classify)
         return ReceiptPrinterDevice(
             config, load_profile(config.profile), self.events, self.emulators
         )
 
     def get(self, device_id: str) -> Device | None:
         return self.devices.get(device_id)
+
+    def printers(self) -> dict[str, PrinterDevice]:
+        """The devices that take print jobs."""
+        return {
+            device_id: device
+            for device_id, device in self.devices.items()
+            if not isinstance(device, ScannerDevice)
+        }
 
     def start(self) -> None:
         for device in self.devices.values():

@@ -32,7 +32,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 
 from drivers.errors import ConnectFailed, DeviceError
-from posbridge.devices import Device, LabelPrinterDevice
+from posbridge.devices import LabelPrinterDevice, PrinterDevice
 from posbridge.events import EventBus
 from posbridge.jobs.errors import InvalidTransition
 from posbridge.jobs.models import Job, JobState
@@ -66,7 +66,7 @@ class JobNotifier:
 
 
 class DeviceWorker:
-    def __init__(self, device: Device, store: JobStore, notifier: JobNotifier) -> None:
+    def __init__(self, device: PrinterDevice, store: JobStore, notifier: JobNotifier) -> None:
         self.device = device
         self.store = store
         self.notifier = notifier

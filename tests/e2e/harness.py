@@ -39,10 +39,16 @@ class Daemon:
     """``posbridge serve`` as a child process with its own state dir and port."""
 
     def __init__(
-        self, state_dir: Path, config: str | None = None, prefix: list[str] | None = None
+        self,
+        state_dir: Path,
+        config: str | None = None,
+        prefix: list[str] | None = None,
+        *,
+        verbose: bool = False,
     ) -> None:
         self.state_dir = state_dir
         self.prefix = prefix or []
+        self.verbose = verbose
         self.port = free_port()
         self.config_path: Path | None = None
         if config is not None:
@@ -54,7 +60,8 @@ class Daemon:
 
     def start(self, timeout: float = 20.0) -> float:
         """Start and wait for the ready line; returns the seconds it took."""
-        cmd = [*self.prefix, sys.executable, "-m", "posbridge.cli", "serve",
+        cmd = [*self.prefix, sys.executable, "-m", "posbridge.cli",
+               *(["--verbose"] if self.verbose else []), "serve",
                "--port", str(self.port),
                "--state-dir", str(self.state_dir)]
         if self.config_path is not None:

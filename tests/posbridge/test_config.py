@@ -69,8 +69,8 @@ def test_demo_config_is_all_emulators() -> None:
 
 
 def test_kinds_not_driven_yet_are_refused_clearly(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="scanner devices are not supported yet"):
-        _load(tmp_path, GOOD.replace('"receipt_printer"', '"scanner"'))
+    with pytest.raises(ConfigError, match="fiscal_cashbox devices are not supported yet"):
+        _load(tmp_path, GOOD.replace('"receipt_printer"', '"fiscal_cashbox"'))
 
 
 def test_label_printer_media_is_checked_and_only_for_label_printers(tmp_path: Path) -> None:

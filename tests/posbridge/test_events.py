@@ -175,3 +175,33 @@ async def test_cancelled_wait_loses_no_event() -> None:
         bus.publish("after.timeout")
         (event,) = await _take(subscription, 1)
         assert event.type == "after.timeout"
+
+
+async def test_filters_pick_devices_types_and_lanes() -> None:
+    from posbridge.api.events import event_filter
+
+    bus = EventBus()
+    accept = event_filter(["s1", "s2"], ["scan"], "till-1")
+    with bus.subscribe(None, accept) as sub:
+        bus.publish("scan", "s1", {"lane": "till-1", "n": 1})
+        bus.publish("scan", "s2", {"lane": "till-2", "n": 2})  # another lane
+        bus.publish("scan", "s3", {"lane": "till-1", "n": 3})  # another device
+        bus.publish("job.state", "s1", {"n": 4})  # another type
+        bus.publish("scan", "s2", {"lane": "till-1", "n": 5})
+        got = [(await sub.__anext__()).data["n"] for _ in range(2)]
+    assert got == [1, 5]
+
+
+async def test_sensitive_events_leave_the_replay_ring() -> None:
+    bus = EventBus()
+    bus.sensitive_ttl_s = 0.05
+    bus.publish("scan", "s1", {"licence": "D1234567"}, sensitive=True)
+    bus.publish("scan", "s1", {"loyalty": "123"})
+    with bus.subscribe(0) as sub:
+        assert [e.data for e in sub._replay] == [{"licence": "D1234567"}, {"loyalty": "123"}]
+    await asyncio.sleep(0.06)
+    assert bus.forget_expired() == 1
+    with bus.subscribe(0) as sub:
+        # The client is told what it asked for is partly gone, then gets the rest.
+        assert [e.type for e in sub._replay] == [SystemEvent.GAP, "scan"]
+        assert sub._replay[-1].data == {"loyalty": "123"}

@@ -11,11 +11,16 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from drivers.emulation import Emulator
 from drivers.errors import UnsupportedFeature
+from drivers.scanner.emulator import ScanItem, ScannerEmulator
+from drivers.scanner.framing import Terminator
+from drivers.scanner.symbology import Symbology
 from posbridge.api.deps import RuntimeDep, device_or_404
 from posbridge.api.errors import Problem
+from posbridge.devices import ScannerDevice
 from posbridge.runtime import Runtime
 
 router = APIRouter(tags=["emulators"])
@@ -95,5 +100,33 @@ async def inject_faults(
     except UnsupportedFeature as exc:
         raise Problem(422, "invalid_fault", "Unknown fault", str(exc)) from exc
     device = device_or_404(runtime, device_id)
-    device.changed.set()  # let a held job look again now rather than at the next poll
+    if not isinstance(device, ScannerDevice):
+        device.changed.set()  # let a held job look again now rather than at the next poll
     return {"id": device_id, "kind": emulator.kind, "state": emulator.state()}
+
+
+class ScanRequest(BaseModel):
+    """What the emulated scanner should scan; ``count`` > 1 sends a burst of copies."""
+
+    model_config = ConfigDict(extra="forbid")
+    data: Annotated[str, Field(min_length=1, max_length=8192)]
+    symbology: Symbology = Symbology.UNKNOWN
+    aim: Annotated[bool | None, Field(description="send an AIM id (default: as configured)")] = (
+        None
+    )
+    suffix: Terminator | None = None
+    count: Annotated[int, Field(ge=1, le=100_000)] = 1
+
+
+@router.post("/v1/emulators/{device_id}/scan")
+async def emulate_scan(device_id: str, body: ScanRequest, runtime: RuntimeDep) -> dict[str, object]:
+    """Have an emulated scanner scan ``data`` (as a burst of ``count`` when asked)."""
+    emulator = _emulator(runtime, device_id)
+    if not isinstance(emulator, ScannerEmulator):
+        raise Problem(400, "not_a_scanner", "Not a scanner", f"{device_id!r} does not scan")
+    if body.count == 1:
+        sent = emulator.scan(body.data, body.symbology, aim=body.aim, suffix=body.suffix)
+    else:
+        items: list[ScanItem] = [(body.data, body.symbology)] * body.count
+        sent = emulator.burst(items, aim=body.aim, suffix=body.suffix)
+    return {"id": device_id, "bytes_sent": len(sent), "scans": body.count}

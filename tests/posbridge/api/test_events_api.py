@@ -228,7 +228,9 @@ async def test_openapi_documents_the_stream(server: Server) -> None:
     assert response.status_code == 200
     operation = response.json()["paths"]["/v1/events"]["get"]
     assert "text/event-stream" in operation["responses"]["200"]["content"]
-    assert {p["name"] for p in operation["parameters"]} == {"since", "Last-Event-ID"}
+    assert {p["name"] for p in operation["parameters"]} == {
+        "since", "Last-Event-ID", "device_id", "type", "lane"
+    }
 
 
 # ------------------------------------------------------------------ WebSocket

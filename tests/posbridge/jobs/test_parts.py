@@ -61,8 +61,8 @@ async def _setup(tmp_path: Path) -> tuple[JobStore, DeviceManager, DeviceWorker,
     store = await JobStore.open(tmp_path / "jobs.sqlite3")
     config = parse_config({"devices": [{"id": "l", "kind": "label_printer", "url": "emu://zpl/l"}]})
     devices = DeviceManager(config.devices, EventBus())
-    worker = DeviceWorker(devices.devices["l"], store, JobNotifier(EventBus(), JobWaiters()))
-    device = devices.devices["l"]
+    worker = DeviceWorker(devices.printers()["l"], store, JobNotifier(EventBus(), JobWaiters()))
+    device = devices.printers()["l"]
     assert isinstance(device, LabelPrinterDevice)
     emulator = device.emulator()
     assert isinstance(emulator, ZplEmulator)
@@ -109,7 +109,7 @@ async def test_a_bug_mid_batch_puts_the_chunk_in_doubt_and_the_batch_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store, devices, worker, emulator = await _setup(tmp_path)
-    device = devices.devices["l"]
+    device = devices.printers()["l"]
     writes = 0
     real_write = device.write
 

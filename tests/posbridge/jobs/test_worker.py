@@ -36,7 +36,7 @@ async def _worker(
     events = EventBus()
     devices = DeviceManager(config.devices, events)
     notifier = JobNotifier(events, waiters or JobWaiters())
-    worker = DeviceWorker(devices.devices["r"], store, notifier)
+    worker = DeviceWorker(devices.printers()["r"], store, notifier)
     return worker, devices
 
 
@@ -84,7 +84,7 @@ async def test_an_idle_ready_printer_takes_a_claimed_job_at_once(tmp_path: Path)
     store = await JobStore.open(tmp_path / "jobs.sqlite3")
     waiters = JobWaiters()
     worker, devices = await _worker(store, waiters)
-    device = devices.devices["r"]
+    device = devices.printers()["r"]
     async with device.lock:
         await device.refresh_status()  # connects, and turns pushed status on
     assert device.pushes_status
