@@ -21,7 +21,7 @@ from typing import Any
 from websockets.asyncio.client import connect
 
 LATENCY_SCANS = int(os.environ.get("BENCH_SCANS", "2000"))
-RATES = (1000, 2000, 4000, 8000)
+RATES = (1000, 2000, 4000, 8000, 16000, 32000)
 RATE_SECONDS = 2.0
 TOKEN = "bench-token-0123456789abcdef"
 
