@@ -125,9 +125,14 @@ class ScannerDevice:
         options = self.options
         gap_s = options.gap_ms / 1000
         if self.url.scheme == "evdev":
+            from drivers.scanner.wedge import Terminator as Key
             from drivers.scanner.wedge import WedgeScanner
 
-            return await WedgeScanner.open(self.url.path, layout=options.layout, gap_s=gap_s)
+            # A wedge types Enter for CR/LF; a pause still ends a scan without one.
+            key = Key.TAB if options.suffix == "tab" else Key.ENTER
+            return await WedgeScanner.open(
+                self.url.path, layout=options.layout, gap_s=gap_s, terminator=key
+            )
         if self.url.scheme == "hidraw":
             from drivers.scanner.hidpos import HidPosScanner
 
