@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
+from posbridge._files import write_atomically
 from posbridge.config import Config
 from posbridge.scanning.rules import CustomerProfileConfig, ScanConfigError
 
@@ -40,13 +39,4 @@ def load_customer_profile(config: Config, state_dir: Path) -> CustomerProfileCon
 def save_customer_profile(state_dir: Path, profile: CustomerProfileConfig) -> None:
     """Write the rules atomically (the old file stays whole if we die midway)."""
     data = json.dumps(profile.to_platform(), ensure_ascii=False, indent=2)
-    fd, tmp = tempfile.mkstemp(dir=state_dir, prefix=".customer-profile.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        Path(tmp).replace(state_dir / FILE_NAME)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(state_dir, FILE_NAME, data)

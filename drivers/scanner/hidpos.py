@@ -24,11 +24,10 @@ from __future__ import annotations
 import os
 from collections import deque
 from dataclasses import dataclass
-from types import TracebackType
-from typing import ClassVar
 
 from drivers.errors import ConnectFailed, ConnectionLost, ProtocolError
 from drivers.scanner.aim import parse_aim
+from drivers.scanner.reader import ScanReader
 from drivers.scanner.scan import Scan, build_scan
 from drivers.transports._fd import wait_fd
 
@@ -116,7 +115,7 @@ class HidPosAssembler:
         return build_scan(raw, payload, "hid", aim=aim is not None)
 
 
-class HidPosScanner:
+class HidPosScanner(ScanReader):
     """A HID POS scanner read from its hidraw node.
 
     ``read_scan`` waits for the next scan and raises ``ConnectionLost`` when the device
@@ -124,7 +123,6 @@ class HidPosScanner:
     (other report IDs) are skipped. Call it from one task at a time.
     """
 
-    kind: ClassVar[str] = "scanner"
 
     def __init__(self, fd: int, path: str, *, report_id: int = SCANNED_DATA_REPORT_ID) -> None:
         self.path = path
@@ -191,14 +189,3 @@ class HidPosScanner:
         fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)
-
-    async def __aenter__(self) -> HidPosScanner:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from types import TracebackType
-from typing import ClassVar
+from typing import Self
 
 from drivers.errors import ConnectionLost
 from drivers.scanner.framing import Framing, ScanFramer
+from drivers.scanner.reader import ScanReader
 from drivers.scanner.scan import Scan
 from drivers.transports.base import Transport
 
@@ -24,7 +24,7 @@ _IDLE_READ_S = 1.0
 _MIN_READ_S = 0.001
 
 
-class SerialScanner:
+class SerialScanner(ScanReader):
     """Reads scans from an open ``Transport``.
 
     ``read_scan`` waits for the next complete scan. When the link goes away it raises
@@ -34,7 +34,6 @@ class SerialScanner:
     use ``async with SerialScanner(...)``, which opens it.
     """
 
-    kind: ClassVar[str] = "scanner"
 
     def __init__(
         self,
@@ -81,14 +80,6 @@ class SerialScanner:
         """Close the transport; idempotent."""
         await self.transport.aclose()
 
-    async def __aenter__(self) -> SerialScanner:
+    async def __aenter__(self) -> Self:
         await self.open()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

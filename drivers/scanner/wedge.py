@@ -23,11 +23,10 @@ import struct
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import ClassVar
 
 from drivers.errors import ConnectFailed, ConnectionLost
 from drivers.scanner.keymaps import KEY_ENTER, KEY_KPENTER, KEY_TAB, KeyDecoder, layout
+from drivers.scanner.reader import ScanReader
 from drivers.scanner.scan import Scan, build_scan
 from drivers.transports._fd import wait_fd
 
@@ -121,7 +120,7 @@ def _scan(text: str) -> Scan:
     return build_scan(payload, payload, "wedge")
 
 
-class WedgeScanner:
+class WedgeScanner(ScanReader):
     """A keyboard-wedge scanner read from its evdev node.
 
     ``read_scan`` waits for the next scan; it raises ``ConnectionLost`` when the device
@@ -129,7 +128,6 @@ class WedgeScanner:
     create one; it is an async context manager.
     """
 
-    kind: ClassVar[str] = "scanner"
 
     def __init__(self, fd: int, path: str, assembler: WedgeAssembler) -> None:
         self.path = path
@@ -217,17 +215,6 @@ class WedgeScanner:
         except OSError:
             pass  # not grabbed, or already gone: closing releases it anyway
         os.close(fd)
-
-    async def __aenter__(self) -> WedgeScanner:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,11 +17,11 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Protocol
 
 from drivers.emulation import Emulator, EmulatorHub
 from drivers.errors import DeviceError
 from drivers.scanner.framing import Framing, Terminator
+from drivers.scanner.reader import ScanReader
 from drivers.scanner.scan import Scan
 from drivers.transports import open_transport
 from drivers.url import DeviceURL
@@ -36,12 +36,6 @@ log = logging.getLogger(__name__)
 
 Classifier = Callable[[Scan], Classification]
 """Classifies a scan under the customer-profile rules in force now."""
-
-
-class _Reader(Protocol):
-    async def read_scan(self) -> Scan: ...
-
-    async def aclose(self) -> None: ...
 
 
 class ScannerDevice:
@@ -64,7 +58,7 @@ class ScannerDevice:
         self.scans = 0
         self.last_scan_at: datetime | None = None
         self.lock = asyncio.Lock()  # the same shape as the printers; scanners only read
-        self._reader: _Reader | None = None
+        self._reader: ScanReader | None = None
         self._backoff = _Backoff()
         self.url = DeviceURL.parse(config.url)
         if self.url.scheme == "emu":
@@ -121,7 +115,7 @@ class ScannerDevice:
             self.state, self.last_error = state, error
             self.events.publish("device.status", self.id, self.to_public())
 
-    async def _open(self) -> _Reader:
+    async def _open(self) -> ScanReader:
         options = self.options
         gap_s = options.gap_ms / 1000
         if self.url.scheme == "evdev":
@@ -205,7 +199,7 @@ class ScannerDevice:
             await _close_quietly(reader)
 
 
-async def _close_quietly(reader: _Reader) -> None:
+async def _close_quietly(reader: ScanReader) -> None:
     try:
         await reader.aclose()
     except (DeviceError, OSError) as exc:

@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import contextvars
 import enum
-import os
 import re
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -56,6 +54,7 @@ from jinja2.utils import missing
 from jinja2.visitor import NodeTransformer
 
 from drivers.zpl.media import Media
+from posbridge._files import write_atomically
 from posbridge.hangtags.errors import INVALID_ITEM, HangTagError
 from posbridge.hangtags.layout import TagLayout
 from posbridge.hangtags.markup import TagTemplateError, mark_value, parse_tag_markup
@@ -509,7 +508,7 @@ class HangTagTemplates:
             raise TagTemplateError(
                 TEMPLATE_SYNTAX, "a raw ZPL template needs ^XA ... ^XZ", template=name
             )
-        _write_atomically(self._directory, name + _SUFFIX, source)
+        write_atomically(self._directory, name + _SUFFIX, source)
         self._forget()
 
     def render_layout(self, name: str, context: Mapping[str, Any]) -> TagLayout:
@@ -697,22 +696,3 @@ def _syntax_error(exc: TemplateSyntaxError, name: str) -> TagTemplateError:
     return TagTemplateError(
         TEMPLATE_SYNTAX, exc.message or str(exc), template=where, line=exc.lineno
     )
-
-
-def _write_atomically(folder: Path, filename: str, text: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{filename}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp).replace(folder / filename)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

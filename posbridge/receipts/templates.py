@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -57,6 +55,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
 from pydantic import ValidationError
 
+from posbridge._files import write_atomically
 from posbridge.receipts.document import MAX_BLOCKS, BlockType, ReceiptDocument
 
 __all__ = [
@@ -751,23 +750,7 @@ class TemplateStore:
             self._env.compile(source, name=name, filename=name + _SUFFIX)
         except TemplateSyntaxError as exc:
             raise _syntax_error(exc, name) from exc
-        self._directory.mkdir(parents=True, exist_ok=True)
-        target = self._directory / (name + _SUFFIX)
-        fd, tmp = tempfile.mkstemp(dir=self._directory, prefix=f".{name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(source)
-                handle.flush()
-                os.fsync(handle.fileno())
-            Path(tmp).replace(target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(self._directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomically(self._directory, name + _SUFFIX, source)
         # The mtime check could miss two saves within one timestamp tick.
         if self._env.cache is not None:
             self._env.cache.clear()
