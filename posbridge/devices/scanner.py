@@ -162,6 +162,11 @@ class ScannerDevice:
             except DeviceError as exc:
                 self._backoff.failed()
                 self._set(DeviceState.DISCONNECTED, str(exc))
+            except Exception as exc:  # noqa: BLE001 - a bug must not stop this till's scans
+                # Only the type: the message of an error about a scan may hold its data.
+                log.error("reading %s failed (%s); reopening it", self.id, type(exc).__name__)
+                self._backoff.failed()
+                self._set(DeviceState.DISCONNECTED, f"internal error ({type(exc).__name__})")
             finally:
                 reader, self._reader = self._reader, None
                 if reader is not None:
