@@ -85,6 +85,8 @@ async def _daemon_figures(port: int, master: int) -> tuple[list[float], int]:
             async def receive(expected: int, into: list[int] = received) -> None:
                 while len(into) < expected:
                     event = json.loads(await ws.recv())
+                    if event["type"] != "scan":
+                        return  # events.overflow: this client fell behind, scans were lost
                     into.append(int(event["data"]["data"][4:]))
 
             receiver = asyncio.create_task(receive(total))

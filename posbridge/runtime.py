@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import importlib
 import logging
 import os
 from collections.abc import Mapping
@@ -30,7 +31,6 @@ from posbridge.jobs.store import JobStore
 from posbridge.jobs.waiters import JobWaiters
 from posbridge.jobs.worker import DeviceWorker, JobNotifier
 from posbridge.receipts.templates import TemplateStore
-from posbridge.scanning.classify import classify
 from posbridge.scanning.result import Classification
 from posbridge.scanning.rules import CustomerProfileConfig
 
@@ -88,6 +88,7 @@ class Runtime:
     workers: dict[str, DeviceWorker] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _worker_tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _warm_up: asyncio.Task[object] | None = None
     _lock_fd: int = -1
 
     @classmethod
@@ -137,10 +138,18 @@ class Runtime:
                 asyncio.create_task(worker.run(), name=f"worker:{device_id}")
             )
         runtime._tasks.append(asyncio.create_task(runtime._maintain(notifier), name="maintain"))
+        if runtime.devices.printers().keys() != runtime.devices.devices.keys():
+            # Scanners: load classification beside the loop now, not on the first scan.
+            runtime._warm_up = asyncio.create_task(
+                asyncio.to_thread(importlib.import_module, "posbridge.scanning.classify")
+            )
         return runtime
 
     def classify_scan(self, scan: Scan) -> Classification:
         """Classify a scan under the customer-profile rules in force now."""
+        # Loaded with the first scan: the GS1 and phone-number libraries take a while.
+        from posbridge.scanning.classify import classify
+
         return classify(
             scan.data,
             scan.symbology,

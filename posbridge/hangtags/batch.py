@@ -17,9 +17,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from drivers.zpl.format import FormatState, parse_format
 from drivers.zpl.media import Media
-from drivers.zpl.render import render_label
 from posbridge.hangtags.catalog import Catalog
 from posbridge.hangtags.pricing import PricingRules, TagItem, resolve_tags
 from posbridge.hangtags.templates import HangTagTemplates
@@ -77,6 +75,10 @@ def render_preview(
     media: Media,
 ) -> bytes:
     """A PNG of the first tag, or a contact sheet of the first tags (up to 24)."""
+    # Loaded with the first preview: the renderer brings the barcode and font libraries.
+    from drivers.zpl.format import FormatState, parse_format
+    from drivers.zpl.render import render_label
+
     items = request.items[:PREVIEW_MAX_TAGS]
     batch = render_batch(
         templates, catalog, rules, TagRequest(items, request.template, request.locale), media

@@ -8,7 +8,9 @@ from datetime import date
 import pytest
 
 from drivers.scanner.symbology import Symbology
-from posbridge.scanning import Classification, CustomerProfileConfig, ScanKind, classify
+from posbridge.scanning.classify import classify
+from posbridge.scanning.result import Classification, ScanKind
+from posbridge.scanning.rules import CustomerProfileConfig
 from tests.posbridge.scanning.test_aamva import V10
 
 CATCH_ALL = {"scanner_code_type": 8191, "regex": "^(.+)$"}
