@@ -1,0 +1,1 @@
+"""Fiscal devices: signature creation units and fiscal cashboxes (Austrian RKSV in ``rksv``)."""
