@@ -31,6 +31,7 @@ _BUILTIN_EMULATORS: dict[str, str] = {
     "escpos": "drivers.escpos.emulator:EscposEmulator",
     "zpl": "drivers.zpl.emulator:ZplEmulator",
     "scanner": "drivers.scanner.emulator:ScannerEmulator",
+    "fpmate": "drivers.fiscal.epson_it.emulator:FpmateEmulator",
 }
 
 

@@ -1,0 +1,1 @@
+"""Tests of the Epson RT (FPMate XML) driver and emulator."""
