@@ -25,6 +25,7 @@ from posbridge.config import Config
 from posbridge.customer_profile import load_customer_profile, save_customer_profile
 from posbridge.devices import DeviceManager
 from posbridge.events import EventBus
+from posbridge.fiscal.service import FiscalService
 from posbridge.hangtags.catalog import Catalog
 from posbridge.hangtags.templates import HangTagTemplates
 from posbridge.jobs.store import JobStore
@@ -83,6 +84,7 @@ class Runtime:
     catalog: Catalog
     hang_tag_templates: HangTagTemplates
     customer_profile: CustomerProfileConfig
+    fiscal: FiscalService
     waiters: JobWaiters = field(default_factory=JobWaiters)
     notifier: JobNotifier = field(init=False)
     workers: dict[str, DeviceWorker] = field(default_factory=dict)
@@ -102,6 +104,7 @@ class Runtime:
             config.hang_tags.templates_dir or state_dir / "hang-tag-templates"
         )
         customer_profile = await asyncio.to_thread(load_customer_profile, config, state_dir)
+        fiscal = await FiscalService.open(state_dir)
         runtime = cls(
             config=config,
             state_dir=state_dir,
@@ -114,6 +117,7 @@ class Runtime:
                 config.devices, events, classify=lambda scan: runtime.classify_scan(scan)
             ),
             customer_profile=customer_profile,
+            fiscal=fiscal,
             templates=templates,
             catalog=catalog,
             hang_tag_templates=hang_tag_templates,
@@ -204,6 +208,7 @@ class Runtime:
         await cancel_and_wait(self._tasks)
         await self.devices.aclose()
         await self.store.aclose()
+        await self.fiscal.aclose()
         await asyncio.to_thread(self.catalog.close)
         if self._lock_fd >= 0:
             os.close(self._lock_fd)  # releases the state directory

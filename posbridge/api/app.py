@@ -11,6 +11,7 @@ from posbridge.api.routes import (
     catalog,
     devices,
     emulators,
+    fiscal,
     hangtags,
     health,
     jobs,
@@ -36,7 +37,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     protected = [Depends(require_token)]
-    for module in (devices, printers, hangtags, catalog, scans, jobs, emulators, receipts):
+    for module in (devices, printers, hangtags, catalog, scans, fiscal, jobs, emulators, receipts):
         app.include_router(module.router, dependencies=protected)
     app.include_router(events_router(lambda connection: connection.app.state.runtime.events))
     server = runtime.config.server

@@ -130,8 +130,9 @@ Quantity = Annotated[Decimal, BeforeValidator(_quantity)]
 # --- tax rates -----------------------------------------------------------------------
 
 TAX_RATES: dict[Country, frozenset[str]] = {
-    # "special": the AT rate for Jungholz and Mittelberg (besonderer Steuersatz, 19 %).
-    Country.AT: frozenset({"20", "10", "13", "0", "special"}),
+    # The AT rate for Jungholz and Mittelberg (besonderer Steuersatz, 19 %): "19", or
+    # "special" as the platform names it.
+    Country.AT: frozenset({"20", "10", "13", "0", "19", "special"}),
     Country.IT: frozenset({"22", "10", "5", "4", "0"}),
     Country.DE: frozenset({"19", "7", "0"}),
     Country.HR: frozenset({"25", "13", "5", "0"}),
@@ -311,11 +312,17 @@ class FiscalStore(_Model):
 
 
 class SoftwareSignatureUnit(_Model):
+    """A key held by posbridge (closed systems, AT0; and the emulator's unit)."""
+
     type: Literal["software"]
+    id: Identifier = "u0"
+    emulated: bool = False
+    """Lets ``POST .../signature-units/{id}/faults`` damage it: for tests and the demo."""
 
 
 class RemoteSignatureUnit(_Model):
     type: Literal["remote"]
+    id: Identifier = "u0"
     url: AnyHttpUrl
 
     @field_validator("url")
@@ -341,7 +348,27 @@ class RksvConfig(_Model):
     """The ZDA id printed in the code: AT0 (no certificate provider), AT1, AT2, ..."""
     aes_key: SecretStr
     """Base64 of the 32-byte AES-256 key that encrypts the turnover counter."""
-    signature_unit: SignatureUnit
+    company_id: Annotated[str, Field(pattern=r"^U:ATU[0-9]{8}$")] = "U:ATU00000000"
+    """Closed systems (AT0) name their keys ``<company_id>-K<n>``."""
+    signature_unit: SignatureUnit | None = None
+    signature_units: list[SignatureUnit] | None = None
+    """All the units the cashbox may use over its life (a replaced card, a spare)."""
+
+    @model_validator(mode="after")
+    def _one_way_to_name_units(self) -> RksvConfig:
+        if (self.signature_unit is None) == (self.signature_units is None):
+            raise ValueError("give either signature_unit or signature_units")
+        ids = [unit.id for unit in self.units]
+        if not ids or len(set(ids)) != len(ids):
+            raise ValueError("signature_units need distinct ids, at least one")
+        return self
+
+    @property
+    def units(self) -> list[SoftwareSignatureUnit | RemoteSignatureUnit]:
+        if self.signature_units is not None:
+            return list(self.signature_units)
+        assert self.signature_unit is not None
+        return [self.signature_unit]
 
     @field_validator("aes_key")
     @classmethod
@@ -530,13 +557,15 @@ class TransactionRequest(_Model):
             for rate, amount in amounts.items():
                 if amount != 0:
                     raise ValueError(f"amounts.{rate}: a {t.value} receipt carries no amounts")
-        for rate, amount in amounts.items():
-            if t is TransactionType.SALE and amount < 0:
-                raise ValueError(f"amounts.{rate}: a sale cannot have a negative amount ({amount})")
-            if t is TransactionType.RETURN and amount > 0:
-                raise ValueError(
-                    f"amounts.{rate}: a return cannot have a positive amount ({amount})"
-                )
+        # One receipt may both sell and take back (an exchange: +49.90 at 20 %, -12.00 at
+        # 13 %), so single rates may go either way; the whole receipt may not.
+        total = sum(amounts.values(), Decimal(0))
+        if t is TransactionType.SALE and total < 0:
+            raise ValueError(
+                f"amounts: a sale cannot have a negative total ({total}); send a return"
+            )
+        if t is TransactionType.RETURN and total > 0:
+            raise ValueError(f"amounts: a return cannot have a positive total ({total})")
         if self.payments:
             paid = sum((p.amount for p in self.payments), Decimal(0))
             if paid != self.total:

@@ -272,3 +272,27 @@ def test_answer_shape() -> None:
     assert answer.model_dump(mode="json")["signature_items"][0]["format"] == "QR_CODE"
     with pytest.raises(ValidationError):
         TransactionAnswer.model_validate({"state": "SIGNED"})
+
+
+def test_an_exchange_may_sell_and_take_back_on_one_receipt() -> None:
+    exchange = TransactionRequest.for_country(
+        {
+            "receipt_reference": "R-9",
+            "type": "sale",
+            "moment": "2026-11-27T10:00:00+01:00",
+            "amounts": {"20": "49.90", "13": "-12.00"},
+            "payments": [{"method": "cash", "amount": "37.90"}],
+        },
+        "AT",
+    )
+    assert exchange.total == Decimal("37.90")
+    with pytest.raises(ValidationError, match="a sale cannot have a negative total"):
+        TransactionRequest.for_country(
+            {
+                "receipt_reference": "R-10",
+                "type": "sale",
+                "moment": "2026-11-27T10:00:00+01:00",
+                "amounts": {"20": "10.00", "13": "-12.00"},
+            },
+            "AT",
+        )

@@ -1,0 +1,702 @@
+"""The fiscal cashboxes of this store: configuration, signing, the journal, exports.
+
+The journal is the truth. Every answer the API gives for a transaction is committed to
+the journal first, together with the cashbox's signing state after it (receipt
+counter, turnover counter, last JWS: never the AES key); at start each cashbox's state
+is rebuilt from its last journal entry, so a crash can lose only what was never
+answered. Each cashbox has one writer: its journal lock is held from the idempotency
+check through signing to the commit, so concurrent requests are serialised.
+
+Configuration (offline mode, stores, cashboxes, their keys) lives in
+``STATE_DIR/fiscal.json`` (mode 0600: it holds the AES keys and the software units'
+private keys), written atomically.
+
+Austria (``rksv-at``): receipts signed per the RKSV with a software signature unit;
+while the unit is out of order, receipts carry the failure marker (the RKSV's
+"Sicherheitseinrichtung ausgefallen") and the cashbox is ``offline``; the first
+receipt after it is back must be a zero receipt (Sammelbeleg), which is issued
+automatically before the transaction that found the unit back, unless that
+transaction is a zero receipt itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from drivers.fiscal.rksv import (
+    InvalidReceipt,
+    ReceiptInput,
+    ReceiptKind,
+    ReceiptSequenceError,
+    RksvCashbox,
+    SignedReceipt,
+    SoftwareSignatureUnit,
+    TaxSet,
+    ZeroReceiptRequired,
+    crypto_container,
+    dep7,
+    parse_jws,
+)
+from drivers.fiscal.rksv.units import SignatureUnit
+from posbridge._files import write_atomically
+from posbridge.fiscal.journal import EntryKind, Journal
+from posbridge.fiscal.models import (
+    MARKER_TRAINING,
+    MARKER_UNIT_FAILED,
+    MARKER_VOID,
+    EpsonItCashbox,
+    FiscalStore,
+    OfflineMode,
+    OfflineModePatch,
+    OfflineModeView,
+    TransactionRequest,
+    TransactionType,
+    parse_cashbox,
+)
+from posbridge.fiscal.models import (
+    RksvCashbox as RksvCashboxModel,
+)
+from posbridge.fiscal.offline import Action, CashboxState, Country, decide, validate_strategy
+
+__all__ = ["FiscalError", "FiscalService"]
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "fiscal.json"
+OUTAGE_REPORT_AFTER = timedelta(hours=48)
+WARNING_OUTAGE = "rksv_unit_outage_over_48h"
+WARNING_JOURNAL = "fiscal_journal_broken"
+
+_TAX_SETS = {
+    "20": TaxSet.NORMAL,
+    "10": TaxSet.REDUCED_1,
+    "13": TaxSet.REDUCED_2,
+    "0": TaxSet.NULL,
+    "19": TaxSet.SPECIAL,
+    "special": TaxSet.SPECIAL,
+}
+_KINDS = {
+    TransactionType.SALE: ReceiptKind.STANDARD,
+    TransactionType.RETURN: ReceiptKind.STANDARD,
+    TransactionType.VOID: ReceiptKind.STORNO,
+    TransactionType.TRAINING: ReceiptKind.TRAINING,
+    TransactionType.ZERO: ReceiptKind.NULL,
+    TransactionType.START: ReceiptKind.START,
+}
+
+
+class FiscalError(Exception):
+    """A fiscal request that cannot be done; ``status`` and ``code`` are for the API."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class _Cashbox:
+    """A configured cashbox and, for RKSV, its signing state and units."""
+
+    model: RksvCashboxModel | EpsonItCashbox
+    active_unit: str | None = None
+    activated: bool = False
+    deactivated: bool = False
+    blocked: str | None = None
+    outage_since: datetime | None = None
+    box: RksvCashbox | None = None
+    units: dict[str, SoftwareSignatureUnit] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.model.id
+
+    @property
+    def state(self) -> CashboxState:
+        if self.deactivated:
+            return CashboxState.DEACTIVATED
+        if self.blocked is not None:
+            return CashboxState.BLOCKED
+        if not self.activated:
+            return CashboxState.PROVISIONED
+        return CashboxState.OFFLINE if self.outage_since is not None else CashboxState.ONLINE
+
+    def unit(self) -> SoftwareSignatureUnit:
+        assert self.active_unit is not None
+        return self.units[self.active_unit]
+
+
+class FiscalService:
+    """Use ``await FiscalService.open(state_dir)``; ``aclose()`` at the end."""
+
+    def __init__(self, state_dir: Path, journal: Journal) -> None:
+        self.state_dir = state_dir
+        self.journal = journal
+        self.offline_mode = OfflineMode()
+        self.stores: dict[str, FiscalStore] = {}
+        self.cashboxes: dict[str, _Cashbox] = {}
+        self._config_lock = asyncio.Lock()
+
+    # --- life cycle ----------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, state_dir: Path) -> FiscalService:
+        journal = await Journal.open(state_dir)
+        service = cls(state_dir, journal)
+        try:
+            await asyncio.to_thread(service._load_config)
+            broken = {r.cashbox_id: r for r in journal.verification if not r.ok}
+            for cashbox in service.cashboxes.values():
+                await service._restore(cashbox)
+                report = broken.get(cashbox.id)
+                if report is not None:
+                    fault = report.fault
+                    cashbox.blocked = (
+                        f"the fiscal journal fails its check at entry "
+                        f"{fault.number if fault else '?'} ({fault.detail if fault else ''}):"
+                        " nothing is signed on top of it"
+                    )
+                    log.error("fiscal cashbox %s blocked: %s", cashbox.id, cashbox.blocked)
+        except BaseException:
+            await journal.aclose()
+            raise
+        return service
+
+    async def aclose(self) -> None:
+        await self.journal.aclose()
+
+    def _load_config(self) -> None:
+        path = self.state_dir / CONFIG_FILE
+        if not path.exists():
+            return
+        data = json.loads(path.read_text(encoding="utf-8"))
+        self.offline_mode = OfflineMode.model_validate(data.get("offline_mode", {}))
+        self.stores = {s["id"]: FiscalStore.model_validate(s) for s in data.get("stores", [])}
+        for raw in data.get("cashboxes", []):
+            cashbox = _Cashbox(
+                model=parse_cashbox(raw["model"]),
+                active_unit=raw.get("active_unit"),
+                activated=raw.get("activated", False),
+                deactivated=raw.get("deactivated", False),
+            )
+            for unit_id, pem in raw.get("unit_keys", {}).items():
+                cashbox.units[unit_id] = _load_unit(cashbox.model, unit_id, pem)
+            self.cashboxes[cashbox.id] = cashbox
+
+    def _save_config(self) -> None:
+        data = {
+            "offline_mode": self.offline_mode.model_dump(mode="json"),
+            "stores": [store.model_dump(mode="json") for store in self.stores.values()],
+            "cashboxes": [
+                {
+                    "model": _model_with_secrets(cashbox.model),
+                    "active_unit": cashbox.active_unit,
+                    "activated": cashbox.activated,
+                    "deactivated": cashbox.deactivated,
+                    "unit_keys": {
+                        unit_id: _unit_secrets(unit) for unit_id, unit in cashbox.units.items()
+                    },
+                }
+                for cashbox in self.cashboxes.values()
+            ],
+        }
+        # mkstemp makes the file 0600, and the rename keeps that: the keys stay private.
+        write_atomically(self.state_dir, CONFIG_FILE, json.dumps(data, indent=2))
+
+    async def _save(self) -> None:
+        await asyncio.to_thread(self._save_config)
+
+    async def _restore(self, cashbox: _Cashbox) -> None:
+        """The signing state after the cashbox's last journaled receipt."""
+        model = cashbox.model
+        if not isinstance(model, RksvCashboxModel):
+            return
+        config = model.provider_config
+        state: dict[str, Any] | None = None
+        outage: str | None = None
+        after = 0
+        while True:
+            entries = await self.journal.entries(cashbox.id, after=after, limit=500)
+            if not entries:
+                break
+            for entry in entries:
+                if "rksv_state" in entry.payload:
+                    state = entry.payload["rksv_state"]
+                    outage = entry.payload.get("outage_since")
+            after = entries[-1].number
+        key = config.aes_key_bytes()
+        if state is None:
+            cashbox.box = RksvCashbox(config.cashbox_id, key, provider=config.provider)
+        else:
+            cashbox.box = RksvCashbox.from_dict({**state, "aes_key": _b64(key)})
+        cashbox.outage_since = None if outage is None else datetime.fromisoformat(outage)
+
+    # --- offline mode and stores ------------------------------------------------------
+
+    def offline_view(self) -> dict[str, Any]:
+        return OfflineModeView.of(self.offline_mode).model_dump(mode="json")
+
+    async def patch_offline_mode(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            patch = OfflineModePatch.model_validate(body)
+            for country, setting in patch.offline_countries.items():
+                if setting.strategy is not None:
+                    validate_strategy(country, setting.strategy)
+            updated = self.offline_mode.patched(patch)
+        except ValidationError as exc:
+            raise _invalid(exc) from exc
+        except ValueError as exc:
+            code = getattr(exc, "code", "invalid_offline_mode")
+            raise FiscalError(422, code, str(exc)) from exc
+        async with self._config_lock:
+            self.offline_mode = updated
+            await self._save()
+        return self.offline_view()
+
+    def store(self, store_id: str) -> FiscalStore:
+        store = self.stores.get(store_id)
+        if store is None:
+            raise FiscalError(404, "fiscal_store_not_found", f"no fiscal store {store_id!r}")
+        return store
+
+    async def patch_store(self, store_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        current = self.stores.get(store_id)
+        merged = {**(current.model_dump(mode="json") if current else {}), **body, "id": store_id}
+        try:
+            store = FiscalStore.model_validate(merged)
+        except ValidationError as exc:
+            raise _invalid(exc) from exc
+        if current is not None and current.country != store.country and any(
+            c.model.store_id == store_id for c in self.cashboxes.values()
+        ):
+            raise FiscalError(
+                409, "fiscal_store_has_cashboxes", "a store with cashboxes cannot change country"
+            )
+        async with self._config_lock:
+            self.stores[store_id] = store
+            await self._save()
+        return store.model_dump(mode="json")
+
+    # --- cashboxes ---------------------------------------------------------------------
+
+    def cashbox(self, cashbox_id: str) -> _Cashbox:
+        cashbox = self.cashboxes.get(cashbox_id)
+        if cashbox is None:
+            raise FiscalError(
+                404, "fiscal_cashbox_not_found", f"no fiscal cashbox {cashbox_id!r}"
+            )
+        return cashbox
+
+    def cashbox_public(self, cashbox: _Cashbox) -> dict[str, Any]:
+        model = cashbox.model.model_dump(mode="json")
+        warnings = list(cashbox.model.warning_codes)
+        if cashbox.blocked is not None:
+            warnings.append(WARNING_JOURNAL)
+        if cashbox.outage_since is not None and cashbox.box is not None:
+            last = cashbox.box.last_when
+            if last is not None and last - cashbox.outage_since > OUTAGE_REPORT_AFTER:
+                warnings.append(WARNING_OUTAGE)
+        return {
+            **model,
+            "state": cashbox.state.value,
+            "warning_codes": warnings,
+            "blocked_reason": cashbox.blocked,
+            "active_signature_unit": cashbox.active_unit,
+            "last_number": cashbox.box.receipt_number if cashbox.box else None,
+        }
+
+    def list_cashboxes(self, store_id: str) -> list[dict[str, Any]]:
+        self.store(store_id)
+        return [
+            self.cashbox_public(c) for c in self.cashboxes.values() if c.model.store_id == store_id
+        ]
+
+    async def create_cashbox(self, store_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        store = self.store(store_id)
+        try:
+            model = parse_cashbox({**body, "store_id": store_id})
+        except ValidationError as exc:
+            raise _invalid(exc) from exc
+        if model.id in self.cashboxes:
+            raise FiscalError(409, "fiscal_cashbox_exists", f"cashbox {model.id!r} exists")
+        wanted = {"rksv-at": Country.AT, "epson-it": Country.IT}[model.fiscal_provider_id]
+        if store.country != wanted:
+            raise FiscalError(
+                422,
+                "fiscal_provider_mismatch",
+                f"{model.fiscal_provider_id} is for {wanted.value}, store {store_id} is in "
+                f"{store.country}",
+            )
+        cashbox = _Cashbox(model=model)
+        if isinstance(model, RksvCashboxModel):
+            for index, unit in enumerate(model.provider_config.units):
+                if unit.type != "software":
+                    raise FiscalError(
+                        422,
+                        "fiscal_unit_unsupported",
+                        "remote signature units are not supported yet; use a software unit",
+                    )
+                cashbox.units[unit.id] = _new_unit(model, unit.id, index)
+            cashbox.active_unit = model.provider_config.units[0].id
+            await self._restore(cashbox)
+        async with self._config_lock:
+            self.cashboxes[model.id] = cashbox
+            await self._save()
+        return self.cashbox_public(cashbox)
+
+    async def patch_cashbox(self, cashbox_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        cashbox = self.cashbox(cashbox_id)
+        unknown = set(body) - {"active_signature_unit"}
+        if unknown:
+            raise FiscalError(422, "invalid_request", f"cannot change {sorted(unknown)}")
+        unit = body.get("active_signature_unit")
+        if unit is not None:
+            if unit not in cashbox.units:
+                raise FiscalError(
+                    422, "fiscal_unit_not_found", f"cashbox {cashbox_id} has no unit {unit!r}"
+                )
+            async with self.journal.cashbox_lock(cashbox_id), self._config_lock:
+                cashbox.active_unit = unit
+                await self._save()
+        return self.cashbox_public(cashbox)
+
+    def unit_fault(self, cashbox_id: str, unit_id: str, state: str) -> dict[str, Any]:
+        cashbox = self.cashbox(cashbox_id)
+        unit = cashbox.units.get(unit_id)
+        model = cashbox.model
+        configured = (
+            {u.id: u for u in model.provider_config.units}
+            if isinstance(model, RksvCashboxModel)
+            else {}
+        )
+        if unit is None:
+            raise FiscalError(404, "fiscal_unit_not_found", f"no unit {unit_id!r}")
+        config = configured.get(unit_id)
+        if config is None or config.type != "software" or not config.emulated:
+            raise FiscalError(409, "not_emulated", f"unit {unit_id} is not an emulated unit")
+        if state not in ("damaged", "ok"):
+            raise FiscalError(422, "invalid_fault", "state is 'damaged' or 'ok'")
+        unit.damaged = state == "damaged"
+        return {"unit": unit_id, "state": state}
+
+    async def activate(self, cashbox_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        cashbox = self.cashbox(cashbox_id)
+        if cashbox.deactivated:
+            raise FiscalError(409, "fiscal_cashbox_deactivated", f"{cashbox_id} is deactivated")
+        if cashbox.activated:
+            raise FiscalError(409, "fiscal_cashbox_active", f"{cashbox_id} is already active")
+        answer: dict[str, Any] | None = None
+        if isinstance(cashbox.model, RksvCashboxModel):
+            # AT: the start receipt, signed by a working unit, is the activation.
+            request = {**body, "type": "start"}
+            answer, _ = await self._transact(cashbox, request, activating=True)
+        else:
+            async with self.journal.cashbox_lock(cashbox_id):
+                await self.journal.append(cashbox_id, EntryKind.ACTIVATION, {"body": dict(body)})
+        async with self._config_lock:
+            cashbox.activated = True
+            await self._save()
+        return {"cashbox": self.cashbox_public(cashbox), "transaction": answer}
+
+    async def deactivate(self, cashbox_id: str) -> dict[str, Any]:
+        cashbox = self.cashbox(cashbox_id)
+        if cashbox.deactivated:
+            raise FiscalError(409, "fiscal_cashbox_deactivated", f"{cashbox_id} is deactivated")
+        async with self.journal.cashbox_lock(cashbox_id):
+            await self.journal.append(cashbox_id, EntryKind.DEACTIVATION, {})
+            async with self._config_lock:
+                cashbox.deactivated = True
+                await self._save()
+        return self.cashbox_public(cashbox)
+
+    # --- transactions ------------------------------------------------------------------
+
+    async def transact(
+        self, cashbox_id: str, body: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
+        """The answer to a transaction, and whether it is new (False: a replay)."""
+        cashbox = self.cashbox(cashbox_id)
+        if isinstance(cashbox.model, EpsonItCashbox):
+            raise FiscalError(
+                501, "fiscal_provider_not_wired", "epson-it transactions are not wired yet"
+            )
+        return await self._transact(cashbox, body, activating=False)
+
+    async def _transact(
+        self, cashbox: _Cashbox, body: Mapping[str, Any], *, activating: bool
+    ) -> tuple[dict[str, Any], bool]:
+        store = self.store(cashbox.model.store_id)
+        try:
+            request = TransactionRequest.for_country(body, store.country)
+        except ValidationError as exc:
+            raise _invalid(exc) from exc
+        if request.type is TransactionType.START and not activating:
+            raise FiscalError(
+                422, "fiscal_start_via_activate", "the start receipt is signed by activating"
+            )
+        async with self.journal.cashbox_lock(cashbox.id):
+            first = await self.journal.find(cashbox.id, request.receipt_reference)
+            if first is not None:
+                answer: dict[str, Any] = first.payload["answer"]
+                return answer, False
+            if cashbox.blocked is not None:
+                raise FiscalError(409, WARNING_JOURNAL, cashbox.blocked)
+            state = CashboxState.ONLINE if activating else cashbox.state
+            unit = cashbox.unit()
+            decision = decide(
+                store.country,
+                self.offline_mode.setting(Country(store.country)),
+                not unit.damaged,
+                state,
+            )
+            if decision.refused:
+                status = 409 if decision.code == "fiscal_cashbox_not_operational" else 503
+                raise FiscalError(status, decision.code or "fiscal_refused", decision.reason)
+            if decision.action is not Action.SIGN and decision.action is not (
+                Action.SIGN_WITH_FAILURE_MARKER
+            ):
+                raise FiscalError(
+                    501,
+                    "fiscal_strategy_not_wired",
+                    f"the {decision.action.value} strategy is not wired for RKSV yet",
+                )
+            zone = ZoneInfo(store.timezone)
+            receipt = ReceiptInput(
+                receipt_id=request.receipt_reference,
+                when=request.moment.astimezone(zone).replace(tzinfo=None),
+                amounts={_tax_set(rate): amount for rate, amount in request.tax_amounts.items()},
+                kind=_KINDS[request.type],
+            )
+            return await self._sign_and_journal(cashbox, request, receipt, body), True
+
+    async def _sign_and_journal(
+        self,
+        cashbox: _Cashbox,
+        request: TransactionRequest,
+        receipt: ReceiptInput,
+        body: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        box, unit = cashbox.box, cashbox.unit()
+        assert box is not None
+        try:
+            signed = await self._sign(cashbox, box, receipt, unit)
+        except ZeroReceiptRequired:
+            # The unit is back: a signed zero receipt (Sammelbeleg) comes first.
+            zero = ReceiptInput(
+                receipt_id=f"{receipt.receipt_id}-S",
+                when=receipt.when,
+                kind=ReceiptKind.NULL,
+            )
+            zero_signed = await self._sign(cashbox, box, zero, unit)
+            await self._journal(cashbox, None, zero_signed, {"automatic": "zero receipt"})
+            signed = await self._sign(cashbox, box, receipt, unit)
+        return await self._journal(cashbox, request, signed, body)
+
+    async def _sign(
+        self, cashbox: _Cashbox, box: RksvCashbox, receipt: ReceiptInput, unit: SignatureUnit
+    ) -> SignedReceipt:
+        try:
+            available = not getattr(unit, "damaged", False)
+            signed = await box.sign(receipt, unit, unit_available=available)
+        except ZeroReceiptRequired:
+            raise
+        except (InvalidReceipt, ReceiptSequenceError) as exc:
+            raise FiscalError(422, exc.code, str(exc)) from exc
+        except Exception as exc:
+            # SignatureUnitUnavailable for a start receipt, and anything unexpected.
+            code = getattr(exc, "code", "fiscal_signing_failed")
+            raise FiscalError(503, code, f"signing failed: {exc}") from exc
+        return signed
+
+    async def _journal(
+        self,
+        cashbox: _Cashbox,
+        request: TransactionRequest | None,
+        signed: SignedReceipt,
+        body: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        box = cashbox.box
+        assert box is not None
+        outage_before = cashbox.outage_since
+        if signed.failed:
+            cashbox.outage_since = outage_before or signed_time(box)
+        elif signed.kind is ReceiptKind.NULL or signed.kind is ReceiptKind.START:
+            cashbox.outage_since = None
+        answer = _answer(cashbox, request, signed)
+        state = box.to_dict()
+        state.pop("aes_key")  # the key stays in the configuration, not in every entry
+        payload = {
+            "request": dict(body),
+            "answer": answer,
+            "receipt": {
+                "jws": signed.jws,
+                "receipt_id": signed.receipt_id,
+                "kind": signed.kind.value,
+                "unit_id": signed.unit_id,
+                "failed": signed.failed,
+            },
+            "rksv_state": state,
+            "outage_since": None
+            if cashbox.outage_since is None
+            else cashbox.outage_since.isoformat(),
+        }
+        try:
+            await self.journal.append(
+                cashbox.id,
+                EntryKind.TRANSACTION,
+                payload,
+                receipt_reference=request.receipt_reference if request else signed.receipt_id,
+            )
+        except BaseException:
+            # Not committed, so not answered: the signing state goes back to the last
+            # journaled receipt (the next receipt chains to that one, not to this).
+            cashbox.outage_since = outage_before
+            await self._restore(cashbox)
+            raise
+        return answer
+
+    # --- exports -----------------------------------------------------------------------
+
+    async def _receipts(self, cashbox: _Cashbox) -> list[SignedReceipt]:
+        out: list[SignedReceipt] = []
+        after = 0
+        while True:
+            entries = await self.journal.entries(cashbox.id, after=after, limit=500)
+            if not entries:
+                return out
+            for entry in entries:
+                receipt = entry.payload.get("receipt")
+                if receipt is not None:
+                    out.append(_signed_from_journal(cashbox, receipt))
+            after = entries[-1].number
+
+    async def export_dep7(self, cashbox_id: str) -> dict[str, Any]:
+        cashbox = self._rksv(cashbox_id)
+        return dep7(await self._receipts(cashbox), cashbox.units.values())
+
+    def export_crypto_container(self, cashbox_id: str) -> dict[str, Any]:
+        cashbox = self._rksv(cashbox_id)
+        assert isinstance(cashbox.model, RksvCashboxModel)
+        return crypto_container(
+            cashbox.model.provider_config.aes_key_bytes(), cashbox.units.values()
+        )
+
+    def _rksv(self, cashbox_id: str) -> _Cashbox:
+        cashbox = self.cashbox(cashbox_id)
+        if not isinstance(cashbox.model, RksvCashboxModel):
+            raise FiscalError(409, "not_rksv", f"{cashbox_id} is not an RKSV cashbox")
+        return cashbox
+
+
+def signed_time(box: RksvCashbox) -> datetime:
+    assert box.last_when is not None
+    return box.last_when
+
+
+def _answer(
+    cashbox: _Cashbox, request: TransactionRequest | None, signed: SignedReceipt
+) -> dict[str, Any]:
+    markers: list[str] = []
+    if signed.failed:
+        markers.append(MARKER_UNIT_FAILED)
+    if signed.kind is ReceiptKind.TRAINING:
+        markers.append(MARKER_TRAINING)
+    if signed.kind is ReceiptKind.STORNO:
+        markers.append(MARKER_VOID)
+    items = [{"caption": "RKSV", "format": "QR_CODE", "data": signed.qr_text}]
+    items += [{"caption": marker, "format": "TEXT", "data": marker} for marker in markers]
+    assert cashbox.box is not None
+    return {
+        "receipt_reference": request.receipt_reference if request else signed.receipt_id,
+        "state": "OK",
+        "number": cashbox.box.receipt_number,
+        "series": cashbox.model.transaction_series,
+        "signature": signed.jws,
+        "signature_items": items,
+        "markers": markers,
+    }
+
+
+def _tax_set(rate: str) -> TaxSet:
+    tax_set = _TAX_SETS.get(rate)
+    if tax_set is None:
+        raise FiscalError(422, "invalid_tax_rate", f"no Austrian tax set for rate {rate!r}")
+    return tax_set
+
+
+def _signed_from_journal(cashbox: _Cashbox, receipt: Mapping[str, Any]) -> SignedReceipt:
+    jws = receipt["jws"]
+    unit = cashbox.units[receipt["unit_id"]]
+    return SignedReceipt(
+        jws=jws,
+        code=parse_jws(jws).code.text,
+        receipt_id=receipt["receipt_id"],
+        kind=ReceiptKind(receipt["kind"]),
+        unit_id=receipt["unit_id"],
+        certificate_serial=unit.certificate_serial(),
+        turnover_cents=0,
+        failed=bool(receipt["failed"]),
+    )
+
+
+def _new_unit(model: RksvCashboxModel, unit_id: str, index: int) -> SoftwareSignatureUnit:
+    config = model.provider_config
+    if config.provider == "AT0":
+        return SoftwareSignatureUnit.generate(
+            key_id=f"{config.company_id}-K{index}", unit_id=unit_id
+        )
+    return SoftwareSignatureUnit.generate(with_certificate=True, unit_id=unit_id)
+
+
+def _unit_secrets(unit: SoftwareSignatureUnit) -> dict[str, str | None]:
+    certificate = unit.certificate_pem()
+    return {
+        "key": unit.private_key_pem(),
+        "certificate": certificate,
+        "key_id": None if certificate is not None else unit.certificate_serial(),
+    }
+
+
+def _load_unit(
+    model: RksvCashboxModel | EpsonItCashbox, unit_id: str, pem: Mapping[str, Any] | str
+) -> SoftwareSignatureUnit:
+    assert isinstance(model, RksvCashboxModel)
+    data = {"key": pem} if isinstance(pem, str) else dict(pem)
+    return SoftwareSignatureUnit.from_pem(
+        data["key"],
+        certificate_pem=data.get("certificate"),
+        key_id=data.get("key_id"),
+        unit_id=unit_id,
+    )
+
+
+def _model_with_secrets(model: RksvCashboxModel | EpsonItCashbox) -> dict[str, Any]:
+    data = model.model_dump(mode="json")
+    if isinstance(model, RksvCashboxModel):
+        data["provider_config"]["aes_key"] = model.provider_config.aes_key.get_secret_value()
+    return data
+
+
+def _invalid(exc: ValidationError) -> FiscalError:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    return FiscalError(422, "invalid_request", f"{where}: {message}" if where else message)
+
+
+def _b64(key: bytes) -> str:
+    import base64
+
+    return base64.b64encode(key).decode("ascii")
+
