@@ -14,7 +14,14 @@ from posbridge.api.deps import RuntimeDep, receipt_printer_or_404
 from posbridge.api.errors import Problem
 from posbridge.api.submit import accept_job
 from posbridge.jobs.models import JobKind
-from posbridge.receipts.document import Block, ReceiptDocument, check_image_budget
+from posbridge.receipts.document import (
+    Align,
+    Block,
+    QrBlock,
+    ReceiptDocument,
+    TextBlock,
+    check_image_budget,
+)
 from posbridge.receipts.render import render_document
 from posbridge.receipts.templates import TemplateError
 from posbridge.runtime import Runtime
@@ -26,8 +33,18 @@ WaitQuery = Annotated[
 ]
 
 
+class FiscalPart(BaseModel):
+    """A fiscal transaction to sign before the receipt prints (its signature items, such
+    as the RKSV QR code, are printed at the end of the receipt)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cashbox_id: Annotated[str, Field(min_length=1, max_length=64)]
+    transaction: dict[str, Any]
+
+
 class ReceiptRequest(BaseModel):
-    """Either a template with its data, or a document of blocks."""
+    """Either a template with its data, or a document of blocks; optionally signed."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -35,6 +52,7 @@ class ReceiptRequest(BaseModel):
     data: dict[str, Any] | None = None
     blocks: Annotated[list[Block] | None, Field(min_length=1, max_length=2000)] = None
     deadline_s: Annotated[float | None, Field(gt=0, le=7 * 86400)] = None
+    fiscal: FiscalPart | None = None
 
     @field_validator("blocks")
     @classmethod
@@ -88,6 +106,8 @@ async def print_receipt(
 ) -> Response:
     device = receipt_printer_or_404(runtime, device_id)
     document = await receipt_document(runtime, body)
+    if body.fiscal is not None:
+        document = await _signed(runtime, document, body.fiscal)
     try:
         if document.has_images:
             # Decoding and dithering pictures takes a while: not on the loop.
@@ -98,6 +118,30 @@ async def print_receipt(
         raise Problem(422, exc.code, "Cannot print this receipt", str(exc)) from exc
     deadline = body.deadline_s or runtime.config.jobs.receipt_deadline_s
     return await accept_job(runtime, request, device, JobKind.RECEIPT, payload, deadline, wait)
+
+
+async def _signed(
+    runtime: Runtime, document: ReceiptDocument, fiscal: FiscalPart
+) -> ReceiptDocument:
+    """Sign first (committed to the fiscal journal), then print the signature items
+    before the cut: a sale is legal once signed, even if the printer is out of paper."""
+    from posbridge.fiscal.service import FiscalError
+
+    try:
+        answer, _ = await runtime.fiscal.transact(fiscal.cashbox_id, fiscal.transaction)
+    except FiscalError as exc:
+        raise Problem(exc.status, exc.code, "Fiscal request refused", exc.message) from exc
+    extra: list[Block] = []
+    for item in answer["signature_items"]:
+        if item["format"] == "QR_CODE":
+            extra.append(QrBlock(data=item["data"], module_size=4))
+        elif item["format"] == "TEXT":
+            extra.append(TextBlock(text=item["data"], align=Align.CENTER, bold=True))
+    blocks = list(document.blocks)
+    end = len(blocks)
+    while end and blocks[end - 1].type in ("cut", "feed"):
+        end -= 1
+    return ReceiptDocument(blocks=[*blocks[:end], *extra, *blocks[end:]])
 
 
 @router.post("/v1/printers/{device_id}/drawer", status_code=202)
