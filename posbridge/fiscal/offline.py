@@ -9,13 +9,14 @@ Strategies and what each country's law allows (the first one is the default):
 ======= ============================ ===================================================
 country allowed strategies           why
 ======= ============================ ===================================================
-AT      standard-signing             RKSV: a register whose signature unit fails keeps
-                                     working; every receipt is still chained into the
+AT      standard-signing,        RKSV: a register whose signature unit fails keeps
+        late-signing                 working; every receipt is still chained into the
                                      DEP and carries "Sicherheitseinrichtung
-                                     ausgefallen" in place of the signature. Signing
-                                     later with back-dated times is not allowed, and a
-                                     manual receipt only when the register itself is
-                                     down (not posbridge's case).
+                                     ausgefallen" in place of the signature (the
+                                     default). The retail platform also offers late
+                                     signing: TEMP_SIGNED now, signed in the original
+                                     order with the original times once the unit is
+                                     back; a tenant choosing it takes that on.
 IT      manual-receipts, no-signing  RT (Registratore Telematico): the printer itself
                                      registers the sale; while it is out of order the
                                      merchant issues manual receipts and keeps the
@@ -144,7 +145,9 @@ class CountryRules:
 
 
 COUNTRY_RULES: dict[Country, CountryRules] = {
-    Country.AT: CountryRules((Strategy.STANDARD_SIGNING,)),
+    # AT: the RKSV's own way is to chain receipts with the failure marker; the retail
+    # platform also offers late signing (TEMP_SIGNED now, signed in order later).
+    Country.AT: CountryRules((Strategy.STANDARD_SIGNING, Strategy.LATE_SIGNING)),
     Country.IT: CountryRules((Strategy.MANUAL_RECEIPTS, Strategy.NO_SIGNING)),
     Country.DE: CountryRules((Strategy.NO_SIGNING,)),
     Country.HR: CountryRules((Strategy.LATE_SIGNING,)),

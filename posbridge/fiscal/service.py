@@ -27,6 +27,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -117,6 +118,8 @@ class _Cashbox:
     outage_since: datetime | None = None
     box: RksvCashbox | None = None
     units: dict[str, SoftwareSignatureUnit] = field(default_factory=dict)
+    pending: list[tuple[str, ReceiptInput]] = field(default_factory=list)
+    """Late signing: (receipt_reference, receipt) answered TEMP_SIGNED, not yet signed."""
 
     @property
     def id(self) -> str:
@@ -130,7 +133,9 @@ class _Cashbox:
             return CashboxState.BLOCKED
         if not self.activated:
             return CashboxState.PROVISIONED
-        return CashboxState.OFFLINE if self.outage_since is not None else CashboxState.ONLINE
+        if self.outage_since is not None or self.pending:
+            return CashboxState.OFFLINE
+        return CashboxState.ONLINE
 
     def unit(self) -> SoftwareSignatureUnit:
         assert self.active_unit is not None
@@ -225,16 +230,23 @@ class FiscalService:
         config = model.provider_config
         state: dict[str, Any] | None = None
         outage: str | None = None
+        pending: dict[str, ReceiptInput] = {}
         after = 0
         while True:
             entries = await self.journal.entries(cashbox.id, after=after, limit=500)
             if not entries:
                 break
             for entry in entries:
-                if "rksv_state" in entry.payload:
-                    state = entry.payload["rksv_state"]
-                    outage = entry.payload.get("outage_since")
+                payload = entry.payload
+                if "rksv_state" in payload:
+                    state = payload["rksv_state"]
+                    outage = payload.get("outage_since")
+                if "pending" in payload and entry.receipt_reference is not None:
+                    pending[entry.receipt_reference] = _pending_receipt(payload["pending"])
+                if "late_for" in payload:
+                    pending.pop(payload["late_for"], None)
             after = entries[-1].number
+        cashbox.pending = list(pending.items())
         key = config.aes_key_bytes()
         if state is None:
             cashbox.box = RksvCashbox(config.cashbox_id, key, provider=config.provider)
@@ -452,8 +464,10 @@ class FiscalService:
                 return answer, False
             if cashbox.blocked is not None:
                 raise FiscalError(409, WARNING_JOURNAL, cashbox.blocked)
-            state = CashboxState.ONLINE if activating else cashbox.state
             unit = cashbox.unit()
+            if cashbox.pending and not unit.damaged:
+                await self._sign_backlog(cashbox)
+            state = CashboxState.ONLINE if activating else cashbox.state
             decision = decide(
                 store.country,
                 self.offline_mode.setting(Country(store.country)),
@@ -463,14 +477,6 @@ class FiscalService:
             if decision.refused:
                 status = 409 if decision.code == "fiscal_cashbox_not_operational" else 503
                 raise FiscalError(status, decision.code or "fiscal_refused", decision.reason)
-            if decision.action is not Action.SIGN and decision.action is not (
-                Action.SIGN_WITH_FAILURE_MARKER
-            ):
-                raise FiscalError(
-                    501,
-                    "fiscal_strategy_not_wired",
-                    f"the {decision.action.value} strategy is not wired for RKSV yet",
-                )
             zone = ZoneInfo(store.timezone)
             receipt = ReceiptInput(
                 receipt_id=request.receipt_reference,
@@ -478,7 +484,68 @@ class FiscalService:
                 amounts={_tax_set(rate): amount for rate, amount in request.tax_amounts.items()},
                 kind=_KINDS[request.type],
             )
+            if decision.action is Action.TEMP_SIGN:
+                return await self._temp_sign(cashbox, request, receipt, body), True
+            if decision.action not in (Action.SIGN, Action.SIGN_WITH_FAILURE_MARKER):
+                raise FiscalError(
+                    501,
+                    "fiscal_strategy_not_wired",
+                    f"the {decision.action.value} strategy does not apply to RKSV cashboxes",
+                )
             return await self._sign_and_journal(cashbox, request, receipt, body), True
+
+    async def _temp_sign(
+        self,
+        cashbox: _Cashbox,
+        request: TransactionRequest,
+        receipt: ReceiptInput,
+        body: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """Late signing: journal the transaction unsigned and answer TEMP_SIGNED; it is
+        signed, in order and with its own time, as soon as the unit is back."""
+        answer: dict[str, Any] = {
+            "receipt_reference": request.receipt_reference,
+            "state": "TEMP_SIGNED",
+            "number": None,
+            "series": cashbox.model.transaction_series,
+            "signature": None,
+            "signature_items": [],
+            "markers": [],
+        }
+        await self.journal.append(
+            cashbox.id,
+            EntryKind.TRANSACTION,
+            {"request": dict(body), "answer": answer, "pending": _pending_payload(receipt)},
+            receipt_reference=request.receipt_reference,
+        )
+        cashbox.pending.append((request.receipt_reference, receipt))
+        return answer
+
+    async def _sign_backlog(self, cashbox: _Cashbox) -> None:
+        """Sign what late signing left, oldest first, each with its original time."""
+        box, unit = cashbox.box, cashbox.unit()
+        assert box is not None
+        while cashbox.pending and not unit.damaged:
+            reference, receipt = cashbox.pending[0]
+            signed = await self._sign(cashbox, box, receipt, unit)
+            state = box.to_dict()
+            state.pop("aes_key")
+            try:
+                await self.journal.append(
+                    cashbox.id,
+                    EntryKind.LATE_SIGNATURE,
+                    {
+                        "late_for": reference,
+                        "answer": _answer(cashbox, None, signed),
+                        "receipt": _receipt_payload(signed),
+                        "rksv_state": state,
+                        "outage_since": None,
+                    },
+                )
+            except BaseException:
+                await self._restore(cashbox)
+                raise
+            cashbox.pending.pop(0)
 
     async def _sign_and_journal(
         self,
@@ -539,13 +606,7 @@ class FiscalService:
         payload = {
             "request": dict(body),
             "answer": answer,
-            "receipt": {
-                "jws": signed.jws,
-                "receipt_id": signed.receipt_id,
-                "kind": signed.kind.value,
-                "unit_id": signed.unit_id,
-                "failed": signed.failed,
-            },
+            "receipt": _receipt_payload(signed),
             "rksv_state": state,
             "outage_since": None
             if cashbox.outage_since is None
@@ -626,6 +687,34 @@ def _answer(
         "signature_items": items,
         "markers": markers,
     }
+
+
+def _receipt_payload(signed: SignedReceipt) -> dict[str, Any]:
+    return {
+        "jws": signed.jws,
+        "receipt_id": signed.receipt_id,
+        "kind": signed.kind.value,
+        "unit_id": signed.unit_id,
+        "failed": signed.failed,
+    }
+
+
+def _pending_payload(receipt: ReceiptInput) -> dict[str, Any]:
+    return {
+        "receipt_id": receipt.receipt_id,
+        "when": receipt.when.isoformat(),
+        "amounts": {tax_set.value: str(amount) for tax_set, amount in receipt.amounts.items()},
+        "kind": receipt.kind.value,
+    }
+
+
+def _pending_receipt(data: Mapping[str, Any]) -> ReceiptInput:
+    return ReceiptInput(
+        receipt_id=data["receipt_id"],
+        when=datetime.fromisoformat(data["when"]),
+        amounts={TaxSet(name): Decimal(amount) for name, amount in data["amounts"].items()},
+        kind=ReceiptKind(data["kind"]),
+    )
 
 
 def _tax_set(rate: str) -> TaxSet:

@@ -55,10 +55,10 @@ def test_offline_mode_accepts_allowed_strategies_and_refuses_others() -> None:
     assert mode.setting("IT").strategy is Strategy.NO_SIGNING
     with pytest.raises(ValidationError) as exc:
         OfflineMode.model_validate(
-            {"offline_countries": {"AT": {"enabled": True, "strategy": "late-signing"}}}
+            {"offline_countries": {"DE": {"enabled": True, "strategy": "late-signing"}}}
         )
     [(loc, msg)] = errors(exc)
-    assert loc == "offline_countries" and "'late-signing'" in msg and "AT" in msg
+    assert loc == "offline_countries" and "'late-signing'" in msg and "DE" in msg
     with pytest.raises(ValidationError, match="colour"):
         OfflineMode.model_validate({"offline_countries": {}, "colour": 1})
 
@@ -78,9 +78,10 @@ def test_get_view_shows_every_country_with_its_choices() -> None:
     assert view["AT"] == {
         "enabled": True,
         "strategy": "standard-signing",
-        "editable": False,
-        "allowed_strategies": ["standard-signing"],
+        "editable": True,
+        "allowed_strategies": ["standard-signing", "late-signing"],
     }
+    assert view["DE"]["editable"] is False
 
 
 def test_patch_changes_only_what_it_names_and_is_validated() -> None:

@@ -91,7 +91,7 @@ def test_unconfigured_country_uses_its_default_enabled(country: Country) -> None
 
 
 ALLOWED = {
-    "AT": {"standard-signing"},
+    "AT": {"standard-signing", "late-signing"},
     "IT": {"manual-receipts", "no-signing"},
     "DE": {"no-signing"},
     "HR": {"late-signing"},
@@ -120,4 +120,4 @@ def test_unknown_names_are_errors_naming_the_value() -> None:
         decide("AT", None, True, "sleeping")
     # A stored setting the law does not allow is never silently used.
     with pytest.raises(StrategyNotAllowed):
-        decide("AT", setting("late-signing"), False, "online")
+        decide("DE", setting("late-signing"), False, "online")
