@@ -4,8 +4,9 @@ Prints one ``name: value unit`` line per figure. Targets: p50 ratio posbridge/di
 <= 1.5, >= 500 receipts/s accepted durably, idle RSS <= 90 MB, ready in <= 1.5 s.
 Hang tags (``bench/hangtags.py``): 10,000 tags committed in <= 2 s, one tag's preview
 in <= 100 ms, peak memory growth <= 100 MB. Scans (``bench/scans.py``): pty to WebSocket
-p99 <= 5 ms, >= 1,000 scans/s sustained with no loss. ``BENCH_ONLY=hangtags|scans``
-runs one part.
+p99 <= 5 ms, >= 1,000 scans/s sustained with no loss. Fiscal (``bench/fiscal.py``):
+RKSV-signed sales p99 <= 20 ms, >= 300 signed receipts/s with 8 clients.
+``BENCH_ONLY=hangtags|scans|fiscal`` runs one part.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import time
 from pathlib import Path
 
 import drivers.escpos._lib  # noqa: F401 - sets up python-escpos before Network is imported
-from bench import hangtags, scans
+from bench import fiscal, hangtags, scans
 from bench.httpclient import HttpConnection
 from bench.receipt import blocks, print_direct
 
@@ -182,6 +183,9 @@ def main() -> int:
     if only == "scans":
         scans.run(report)
         return 0
+    if only == "fiscal":
+        fiscal.run(report)
+        return 0
     emulator, emulator_port = start_emulator()
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -225,6 +229,7 @@ def main() -> int:
     report("ready_time", statistics.median(ready_times), "s")
     hangtags.run(report)
     scans.run(report)
+    fiscal.run(report)
     return 0
 
 
