@@ -120,6 +120,10 @@ class _Cashbox:
     units: dict[str, SoftwareSignatureUnit] = field(default_factory=dict)
     pending: list[tuple[str, ReceiptInput]] = field(default_factory=list)
     """Late signing: (receipt_reference, receipt) answered TEMP_SIGNED, not yet signed."""
+    references: set[str] = field(default_factory=set)
+    """Every receipt_reference journaled, so a new one needs no journal read."""
+    inflight: dict[str, tuple[dict[str, Any], asyncio.Task[Any]]] = field(default_factory=dict)
+    """Signed, answer ready, its journal entry on the way to the disk."""
 
     @property
     def id(self) -> str:
@@ -238,6 +242,8 @@ class FiscalService:
                 break
             for entry in entries:
                 payload = entry.payload
+                if entry.receipt_reference is not None:
+                    cashbox.references.add(entry.receipt_reference)
                 if "rksv_state" in payload:
                     state = payload["rksv_state"]
                     outage = payload.get("outage_since")
@@ -457,42 +463,63 @@ class FiscalService:
             raise FiscalError(
                 422, "fiscal_start_via_activate", "the start receipt is signed by activating"
             )
+        reference = request.receipt_reference
         async with self.journal.cashbox_lock(cashbox.id):
-            first = await self.journal.find(cashbox.id, request.receipt_reference)
-            if first is not None:
-                answer: dict[str, Any] = first.payload["answer"]
-                return answer, False
-            if cashbox.blocked is not None:
-                raise FiscalError(409, WARNING_JOURNAL, cashbox.blocked)
-            unit = cashbox.unit()
-            if cashbox.pending and not unit.damaged:
-                await self._sign_backlog(cashbox)
-            state = CashboxState.ONLINE if activating else cashbox.state
-            decision = decide(
-                store.country,
-                self.offline_mode.setting(Country(store.country)),
-                not unit.damaged,
-                state,
+            if reference in cashbox.inflight:
+                answer, commit = cashbox.inflight[reference]
+                replay = True
+            elif reference in cashbox.references:
+                first = await self.journal.find(cashbox.id, reference)
+                assert first is not None
+                return first.payload["answer"], False
+            else:
+                answer, commit = await self._decide_and_sign(cashbox, store, request, body)
+                replay = False
+        # Only the commit is awaited outside the lock: the next receipt of this cashbox is
+        # signed meanwhile, and its entry commits after this one (the writer keeps order).
+        await commit
+        return answer, not replay
+
+    async def _decide_and_sign(
+        self,
+        cashbox: _Cashbox,
+        store: FiscalStore,
+        request: TransactionRequest,
+        body: Mapping[str, Any],
+    ) -> tuple[dict[str, Any], asyncio.Task[Any]]:
+        """Under the cashbox's lock: everything up to the journal entry being queued."""
+        activating = request.type is TransactionType.START
+        if cashbox.blocked is not None:
+            raise FiscalError(409, WARNING_JOURNAL, cashbox.blocked)
+        unit = cashbox.unit()
+        if cashbox.pending and not unit.damaged:
+            await self._sign_backlog(cashbox)
+        state = CashboxState.ONLINE if activating else cashbox.state
+        decision = decide(
+            store.country,
+            self.offline_mode.setting(Country(store.country)),
+            not unit.damaged,
+            state,
+        )
+        if decision.refused:
+            status = 409 if decision.code == "fiscal_cashbox_not_operational" else 503
+            raise FiscalError(status, decision.code or "fiscal_refused", decision.reason)
+        zone = ZoneInfo(store.timezone)
+        receipt = ReceiptInput(
+            receipt_id=request.receipt_reference,
+            when=request.moment.astimezone(zone).replace(tzinfo=None),
+            amounts={_tax_set(rate): amount for rate, amount in request.tax_amounts.items()},
+            kind=_KINDS[request.type],
+        )
+        if decision.action is Action.TEMP_SIGN:
+            return await self._temp_sign(cashbox, request, receipt, body)
+        if decision.action not in (Action.SIGN, Action.SIGN_WITH_FAILURE_MARKER):
+            raise FiscalError(
+                501,
+                "fiscal_strategy_not_wired",
+                f"the {decision.action.value} strategy does not apply to RKSV cashboxes",
             )
-            if decision.refused:
-                status = 409 if decision.code == "fiscal_cashbox_not_operational" else 503
-                raise FiscalError(status, decision.code or "fiscal_refused", decision.reason)
-            zone = ZoneInfo(store.timezone)
-            receipt = ReceiptInput(
-                receipt_id=request.receipt_reference,
-                when=request.moment.astimezone(zone).replace(tzinfo=None),
-                amounts={_tax_set(rate): amount for rate, amount in request.tax_amounts.items()},
-                kind=_KINDS[request.type],
-            )
-            if decision.action is Action.TEMP_SIGN:
-                return await self._temp_sign(cashbox, request, receipt, body), True
-            if decision.action not in (Action.SIGN, Action.SIGN_WITH_FAILURE_MARKER):
-                raise FiscalError(
-                    501,
-                    "fiscal_strategy_not_wired",
-                    f"the {decision.action.value} strategy does not apply to RKSV cashboxes",
-                )
-            return await self._sign_and_journal(cashbox, request, receipt, body), True
+        return await self._sign_and_journal(cashbox, request, receipt, body)
 
     async def _temp_sign(
         self,
@@ -500,7 +527,7 @@ class FiscalService:
         request: TransactionRequest,
         receipt: ReceiptInput,
         body: Mapping[str, Any],
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], asyncio.Task[Any]]:
         """Late signing: journal the transaction unsigned and answer TEMP_SIGNED; it is
         signed, in order and with its own time, as soon as the unit is back."""
         answer: dict[str, Any] = {
@@ -512,14 +539,9 @@ class FiscalService:
             "signature_items": [],
             "markers": [],
         }
-        await self.journal.append(
-            cashbox.id,
-            EntryKind.TRANSACTION,
-            {"request": dict(body), "answer": answer, "pending": _pending_payload(receipt)},
-            receipt_reference=request.receipt_reference,
-        )
         cashbox.pending.append((request.receipt_reference, receipt))
-        return answer
+        payload = {"request": dict(body), "answer": answer, "pending": _pending_payload(receipt)}
+        return answer, self._queue(cashbox, request.receipt_reference, payload, answer)
 
     async def _sign_backlog(self, cashbox: _Cashbox) -> None:
         """Sign what late signing left, oldest first, each with its original time."""
@@ -553,7 +575,7 @@ class FiscalService:
         request: TransactionRequest,
         receipt: ReceiptInput,
         body: Mapping[str, Any],
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], asyncio.Task[Any]]:
         box, unit = cashbox.box, cashbox.unit()
         assert box is not None
         try:
@@ -566,9 +588,16 @@ class FiscalService:
                 kind=ReceiptKind.NULL,
             )
             zero_signed = await self._sign(cashbox, box, zero, unit)
-            await self._journal(cashbox, None, zero_signed, {"automatic": "zero receipt"})
+            _, zero_commit = self._journal(cashbox, None, zero_signed, {"automatic": "zero"})
             signed = await self._sign(cashbox, box, receipt, unit)
-        return await self._journal(cashbox, request, signed, body)
+            answer, commit = self._journal(cashbox, request, signed, body)
+
+            async def both() -> None:
+                await zero_commit
+                await commit
+
+            return answer, asyncio.get_running_loop().create_task(both())
+        return self._journal(cashbox, request, signed, body)
 
     async def _sign(
         self, cashbox: _Cashbox, box: RksvCashbox, receipt: ReceiptInput, unit: SignatureUnit
@@ -586,18 +615,17 @@ class FiscalService:
             raise FiscalError(503, code, f"signing failed: {exc}") from exc
         return signed
 
-    async def _journal(
+    def _journal(
         self,
         cashbox: _Cashbox,
         request: TransactionRequest | None,
         signed: SignedReceipt,
         body: Mapping[str, Any],
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], asyncio.Task[Any]]:
         box = cashbox.box
         assert box is not None
-        outage_before = cashbox.outage_since
         if signed.failed:
-            cashbox.outage_since = outage_before or signed_time(box)
+            cashbox.outage_since = cashbox.outage_since or signed_time(box)
         elif signed.kind is ReceiptKind.NULL or signed.kind is ReceiptKind.START:
             cashbox.outage_since = None
         answer = _answer(cashbox, request, signed)
@@ -612,20 +640,40 @@ class FiscalService:
             if cashbox.outage_since is None
             else cashbox.outage_since.isoformat(),
         }
-        try:
-            await self.journal.append(
-                cashbox.id,
-                EntryKind.TRANSACTION,
-                payload,
-                receipt_reference=request.receipt_reference if request else signed.receipt_id,
-            )
-        except BaseException:
-            # Not committed, so not answered: the signing state goes back to the last
-            # journaled receipt (the next receipt chains to that one, not to this).
-            cashbox.outage_since = outage_before
-            await self._restore(cashbox)
-            raise
-        return answer
+        reference = request.receipt_reference if request else signed.receipt_id
+        return answer, self._queue(cashbox, reference, payload, answer)
+
+    def _queue(
+        self,
+        cashbox: _Cashbox,
+        reference: str,
+        payload: Mapping[str, Any],
+        answer: dict[str, Any],
+    ) -> asyncio.Task[Any]:
+        """Queue the entry (the task starts before any later one: the lock is still held)
+        and remember it until it is on disk. An entry that cannot be written blocks the
+        cashbox: receipts signed after it chain to a receipt the journal does not have,
+        so nothing more is signed until a restart has checked the journal."""
+
+        async def commit() -> None:
+            try:
+                await self.journal.append(
+                    cashbox.id, EntryKind.TRANSACTION, payload, receipt_reference=reference
+                )
+            except BaseException as exc:
+                cashbox.blocked = (
+                    f"writing the fiscal journal failed ({exc}); restart posbridge to check "
+                    "the journal before anything more is signed"
+                )
+                log.error("fiscal cashbox %s blocked: %s", cashbox.id, cashbox.blocked)
+                raise FiscalError(503, "fiscal_journal_write_failed", cashbox.blocked) from exc
+            finally:
+                cashbox.inflight.pop(reference, None)
+            cashbox.references.add(reference)
+
+        task = asyncio.get_running_loop().create_task(commit())
+        cashbox.inflight[reference] = (answer, task)
+        return task
 
     # --- exports -----------------------------------------------------------------------
 
