@@ -55,6 +55,7 @@ from posbridge.fiscal.models import (
     MARKER_TRAINING,
     MARKER_UNIT_FAILED,
     MARKER_VOID,
+    ClosureReport,
     EpsonItCashbox,
     FiscalStore,
     OfflineMode,
@@ -513,13 +514,44 @@ class FiscalService:
         )
         if decision.action is Action.TEMP_SIGN:
             return await self._temp_sign(cashbox, request, receipt, body)
+        closing = await self._month_closing(cashbox, store, receipt)
         if decision.action not in (Action.SIGN, Action.SIGN_WITH_FAILURE_MARKER):
             raise FiscalError(
                 501,
                 "fiscal_strategy_not_wired",
                 f"the {decision.action.value} strategy does not apply to RKSV cashboxes",
             )
-        return await self._sign_and_journal(cashbox, request, receipt, body)
+        answer, commit = await self._sign_and_journal(cashbox, request, receipt, body)
+        if closing is None:
+            return answer, commit
+        # The month's (or year's) zero receipt was queued first; both must be on disk.
+
+        async def both() -> None:
+            await closing
+            await commit
+
+        return answer, asyncio.get_running_loop().create_task(both())
+
+    async def _month_closing(
+        self, cashbox: _Cashbox, store: FiscalStore, receipt: ReceiptInput
+    ) -> asyncio.Task[Any] | None:
+        """The RKSV Monatsbeleg (Jahresbeleg in December): a signed zero receipt for the
+        month the last receipt was in, issued before the first receipt of a new month
+        (on the store's calendar). None when no month ended or the store issues its own."""
+        box = cashbox.box
+        assert box is not None
+        last = box.last_when
+        reports = store.closure_reports
+        if last is None or (receipt.when.year, receipt.when.month) <= (last.year, last.month):
+            return None
+        if ClosureReport.MONTHLY_ZERO not in reports and not (
+            last.month == 12 and ClosureReport.YEARLY_ZERO in reports
+        ):
+            return None
+        name = f"Jahresbeleg-{last.year}" if last.month == 12 else f"Monatsbeleg-{last:%Y-%m}"
+        zero = ReceiptInput(receipt_id=name, when=receipt.when, kind=ReceiptKind.NULL)
+        signed = await self._sign(cashbox, box, zero, cashbox.unit())
+        return self._journal(cashbox, None, signed, {"automatic": name})[1]
 
     async def _temp_sign(
         self,

@@ -17,18 +17,25 @@ from posbridge.fiscal.service import FiscalError, FiscalService
 KEY = base64.b64encode(os.urandom(32)).decode()
 
 
-def _sale(ref: str, minute: int, amount: str = "10.00") -> dict[str, Any]:
+def _sale(
+    ref: str, minute: int, amount: str = "10.00", day: str = "2026-11-27"
+) -> dict[str, Any]:
     return {
         "receipt_reference": ref,
         "type": "sale",
-        "moment": f"2026-11-27T10:{minute:02d}:00+01:00",
+        "moment": f"{day}T10:{minute:02d}:00+01:00",
         "amounts": {"20": amount},
     }
 
 
-async def _service(state: Path, *, strategy: str = "standard-signing") -> FiscalService:
+async def _service(
+    state: Path, *, strategy: str = "standard-signing", closures: list[str] | None = None
+) -> FiscalService:
     service = await FiscalService.open(state)
-    await service.patch_store("wien-1", {"country": "AT", "timezone": "Europe/Vienna"})
+    await service.patch_store(
+        "wien-1",
+        {"country": "AT", "timezone": "Europe/Vienna", "automatic_closure_reports": closures},
+    )
     await service.create_cashbox(
         "wien-1",
         {
@@ -117,5 +124,21 @@ async def test_a_tampered_journal_blocks_its_cashbox(tmp_path: Path) -> None:
         with pytest.raises(FiscalError) as refused:
             await service.transact("k1", _sale("s2", 2))
         assert refused.value.code == "fiscal_journal_broken"
+    finally:
+        await service.aclose()
+
+
+async def test_month_and_year_end_zero_receipts_come_before_the_next_months_first(
+    tmp_path: Path,
+) -> None:
+    service = await _service(tmp_path, closures=None)  # Austria's default: both
+    try:
+        await service.transact("k1", _sale("s1", 1))
+        await service.transact("k1", _sale("s2", 2, day="2026-12-01"))
+        await service.transact("k1", _sale("s3", 3, day="2026-12-31"))
+        await service.transact("k1", _sale("s4", 4, day="2027-01-02"))
+        assert await _verified(service) == [
+            "start", "s1", "Monatsbeleg-2026-11", "s2", "s3", "Jahresbeleg-2026", "s4",
+        ]
     finally:
         await service.aclose()
