@@ -391,6 +391,9 @@ class EpsonItConfig(_Model):
     hostname: Annotated[str, Field(min_length=1, max_length=253)]
     port: Annotated[int, Field(ge=1, le=65535)] = 80
     printer_model: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,39}$")]
+    serial: Annotated[str, Field(pattern=r"^[A-Z0-9]{6,16}$")] | None = None
+    """The printer's fiscal serial (matricola, e.g. 99MEY012345): voids and returns name
+    their original document by it."""
 
     @field_validator("hostname")
     @classmethod
@@ -542,7 +545,14 @@ class TransactionRequest(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> TransactionRequest:
         t = self.type
-        if self.amounts is None and self.items is None and t not in _EMPTY_TYPES:
+        # A void may name only its original: the whole document is voided.
+        voids_whole = t is TransactionType.VOID and self.original is not None
+        if (
+            self.amounts is None
+            and self.items is None
+            and t not in _EMPTY_TYPES
+            and not voids_whole
+        ):
             raise ValueError(f"a {t.value} needs amounts or items")
         if self.amounts is not None and self.items is not None:
             from_items = _sum_items(self.items)

@@ -446,10 +446,6 @@ class FiscalService:
     ) -> tuple[dict[str, Any], bool]:
         """The answer to a transaction, and whether it is new (False: a replay)."""
         cashbox = self.cashbox(cashbox_id)
-        if isinstance(cashbox.model, EpsonItCashbox):
-            raise FiscalError(
-                501, "fiscal_provider_not_wired", "epson-it transactions are not wired yet"
-            )
         return await self._transact(cashbox, body, activating=False)
 
     async def _transact(
@@ -473,6 +469,9 @@ class FiscalService:
                 first = await self.journal.find(cashbox.id, reference)
                 assert first is not None
                 return first.payload["answer"], False
+            elif isinstance(cashbox.model, EpsonItCashbox):
+                answer, commit = await self._register_it(cashbox, store, request, body)
+                replay = False
             else:
                 answer, commit = await self._decide_and_sign(cashbox, store, request, body)
                 replay = False
@@ -480,6 +479,78 @@ class FiscalService:
         # signed meanwhile, and its entry commits after this one (the writer keeps order).
         await commit
         return answer, not replay
+
+    async def _register_it(
+        self,
+        cashbox: _Cashbox,
+        store: FiscalStore,
+        request: TransactionRequest,
+        body: Mapping[str, Any],
+    ) -> tuple[dict[str, Any], asyncio.Task[Any]]:
+        """Italy: the RT printer registers and prints; the answer names its document."""
+        from drivers.fiscal.epson_it import FiscalPrinterError
+        from posbridge.fiscal import italy
+
+        assert isinstance(cashbox.model, EpsonItCashbox)
+        if cashbox.blocked is not None:
+            raise FiscalError(409, WARNING_JOURNAL, cashbox.blocked)
+        if request.type not in (TransactionType.SALE, TransactionType.VOID, TransactionType.RETURN):
+            raise FiscalError(
+                422, "fiscal_type_unsupported", f"an RT printer has no {request.type.value}"
+            )
+        original: dict[str, Any] | None = None
+        if request.original is not None:
+            entry = await self.journal.find(cashbox.id, request.original)
+            original = None if entry is None else entry.payload.get("document")
+            if original is None:
+                raise FiscalError(
+                    422,
+                    "fiscal_original_not_found",
+                    f"original: no registered receipt {request.original!r} on {cashbox.id}",
+                )
+        setting = self.offline_mode.setting(Country.IT)
+        decision = decide(Country.IT, setting, True, cashbox.state)
+        if decision.refused:
+            status = 409 if decision.code == "fiscal_cashbox_not_operational" else 503
+            raise FiscalError(status, decision.code or "fiscal_refused", decision.reason)
+        try:
+            result = await italy.register(cashbox.model, store, request, original)
+        except italy.PrinterUnreachable as exc:
+            offline = decide(Country.IT, setting, False, cashbox.state)
+            if offline.action is not Action.RECORD_UNSIGNED:
+                status = 409 if offline.code == "fiscal_cashbox_not_operational" else 503
+                raise FiscalError(
+                    status, offline.code or "fiscal_refused", f"{offline.reason} ({exc})"
+                ) from exc
+            answer: dict[str, Any] = {
+                "receipt_reference": request.receipt_reference,
+                "state": "FAILED",
+                "number": None,
+                "series": cashbox.model.transaction_series,
+                "signature": None,
+                "signature_items": [
+                    {"caption": marker, "format": "TEXT", "data": marker}
+                    for marker in offline.markers
+                ],
+                "markers": list(offline.markers),
+            }
+            payload = {"request": dict(body), "answer": answer, "unsigned": True}
+            return answer, self._queue(cashbox, request.receipt_reference, payload, answer)
+        except FiscalPrinterError as exc:
+            raise FiscalError(503, exc.code, f"the fiscal printer refused: {exc}") from exc
+        document = italy.document(result)
+        caption = f"DOCUMENTO COMMERCIALE N. {result.z_number:04d}-{result.number:04d}"
+        answer = {
+            "receipt_reference": request.receipt_reference,
+            "state": "OK",
+            "number": result.number,
+            "series": f"Z{result.z_number:04d}",
+            "signature": None,
+            "signature_items": [{"caption": caption, "format": "TEXT", "data": caption}],
+            "markers": [],
+        }
+        payload = {"request": dict(body), "answer": answer, "document": document}
+        return answer, self._queue(cashbox, request.receipt_reference, payload, answer)
 
     async def _decide_and_sign(
         self,
@@ -505,6 +576,13 @@ class FiscalService:
         if decision.refused:
             status = 409 if decision.code == "fiscal_cashbox_not_operational" else 503
             raise FiscalError(status, decision.code or "fiscal_refused", decision.reason)
+        if request.amounts is None and request.items is None and request.type not in (
+            TransactionType.ZERO,
+            TransactionType.START,
+        ):
+            raise FiscalError(
+                422, "invalid_request", "amounts: an RKSV storno carries the amounts it voids"
+            )
         zone = ZoneInfo(store.timezone)
         receipt = ReceiptInput(
             receipt_id=request.receipt_reference,

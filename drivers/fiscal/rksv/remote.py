@@ -255,8 +255,13 @@ class RemoteSignatureUnit(SignatureUnit):
 
     # ``timeout`` is the unit's setting for every later call, not this call's deadline.
     @classmethod
-    async def connect(  # noqa: ASYNC109
-        cls, base_url: str, *, token: str, unit_id: str, timeout: float = 2.0
+    async def connect(
+        cls,
+        base_url: str,
+        *,
+        token: str,
+        unit_id: str,
+        timeout: float = 2.0,  # noqa: ASYNC109
     ) -> RemoteSignatureUnit:
         """Fetch ``/v1/unit`` once and return the unit with that identity cached.
 
