@@ -25,6 +25,7 @@ from drivers.fiscal.rksv.receipt import (
     parse_amount,
     parse_jws,
 )
+from drivers.fiscal.rksv.remote import RemoteSignatureUnit, RemoteUnitState
 from drivers.fiscal.rksv.units import (
     SignatureUnit,
     SignatureUnitUnavailable,
@@ -40,6 +41,8 @@ __all__ = [
     "ReceiptInput",
     "ReceiptKind",
     "ReceiptSequenceError",
+    "RemoteSignatureUnit",
+    "RemoteUnitState",
     "RksvCashbox",
     "SignatureUnit",
     "SignatureUnitUnavailable",
