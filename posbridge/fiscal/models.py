@@ -321,9 +321,12 @@ class SoftwareSignatureUnit(_Model):
 
 
 class RemoteSignatureUnit(_Model):
+    """A signature service (HSM, card server) reached over HTTP."""
+
     type: Literal["remote"]
     id: Identifier = "u0"
     url: AnyHttpUrl
+    token: SecretStr
 
     @field_validator("url")
     @classmethod

@@ -39,7 +39,10 @@ from drivers.fiscal.rksv import (
     ReceiptInput,
     ReceiptKind,
     ReceiptSequenceError,
+    RemoteSignatureUnit,
+    RemoteUnitState,
     RksvCashbox,
+    SignatureUnitUnavailable,
     SignedReceipt,
     SoftwareSignatureUnit,
     TaxSet,
@@ -48,7 +51,6 @@ from drivers.fiscal.rksv import (
     dep7,
     parse_jws,
 )
-from drivers.fiscal.rksv.units import SignatureUnit
 from posbridge._files import write_atomically
 from posbridge.fiscal.journal import EntryKind, Journal
 from posbridge.fiscal.models import (
@@ -118,7 +120,7 @@ class _Cashbox:
     blocked: str | None = None
     outage_since: datetime | None = None
     box: RksvCashbox | None = None
-    units: dict[str, SoftwareSignatureUnit] = field(default_factory=dict)
+    units: dict[str, SoftwareSignatureUnit | RemoteSignatureUnit] = field(default_factory=dict)
     pending: list[tuple[str, ReceiptInput]] = field(default_factory=list)
     """Late signing: (receipt_reference, receipt) answered TEMP_SIGNED, not yet signed."""
     references: set[str] = field(default_factory=set)
@@ -142,7 +144,7 @@ class _Cashbox:
             return CashboxState.OFFLINE
         return CashboxState.ONLINE
 
-    def unit(self) -> SoftwareSignatureUnit:
+    def unit(self) -> SoftwareSignatureUnit | RemoteSignatureUnit:
         assert self.active_unit is not None
         return self.units[self.active_unit]
 
@@ -360,13 +362,15 @@ class FiscalService:
         cashbox = _Cashbox(model=model)
         if isinstance(model, RksvCashboxModel):
             for index, unit in enumerate(model.provider_config.units):
-                if unit.type != "software":
-                    raise FiscalError(
-                        422,
-                        "fiscal_unit_unsupported",
-                        "remote signature units are not supported yet; use a software unit",
-                    )
-                cashbox.units[unit.id] = _new_unit(model, unit.id, index)
+                if unit.type == "remote":
+                    try:
+                        cashbox.units[unit.id] = await RemoteSignatureUnit.connect(
+                            str(unit.url), token=unit.token.get_secret_value(), unit_id=unit.id
+                        )
+                    except SignatureUnitUnavailable as exc:
+                        raise FiscalError(503, exc.code, str(exc)) from exc
+                else:
+                    cashbox.units[unit.id] = _new_unit(model, unit.id, index)
             cashbox.active_unit = model.provider_config.units[0].id
             await self._restore(cashbox)
         async with self._config_lock:
@@ -402,7 +406,12 @@ class FiscalService:
         if unit is None:
             raise FiscalError(404, "fiscal_unit_not_found", f"no unit {unit_id!r}")
         config = configured.get(unit_id)
-        if config is None or config.type != "software" or not config.emulated:
+        if (
+            config is None
+            or config.type != "software"
+            or not config.emulated
+            or not isinstance(unit, SoftwareSignatureUnit)
+        ):
             raise FiscalError(409, "not_emulated", f"unit {unit_id} is not an emulated unit")
         if state not in ("damaged", "ok"):
             raise FiscalError(422, "invalid_fault", "state is 'damaged' or 'ok'")
@@ -564,13 +573,14 @@ class FiscalService:
         if cashbox.blocked is not None:
             raise FiscalError(409, WARNING_JOURNAL, cashbox.blocked)
         unit = cashbox.unit()
-        if cashbox.pending and not unit.damaged:
+        available = await _available(unit)
+        if cashbox.pending and available:
             await self._sign_backlog(cashbox)
         state = CashboxState.ONLINE if activating else cashbox.state
         decision = decide(
             store.country,
             self.offline_mode.setting(Country(store.country)),
-            not unit.damaged,
+            available,
             state,
         )
         if decision.refused:
@@ -657,7 +667,7 @@ class FiscalService:
         """Sign what late signing left, oldest first, each with its original time."""
         box, unit = cashbox.box, cashbox.unit()
         assert box is not None
-        while cashbox.pending and not unit.damaged:
+        while cashbox.pending and await _available(unit):
             reference, receipt = cashbox.pending[0]
             signed = await self._sign(cashbox, box, receipt, unit)
             state = box.to_dict()
@@ -710,11 +720,14 @@ class FiscalService:
         return self._journal(cashbox, request, signed, body)
 
     async def _sign(
-        self, cashbox: _Cashbox, box: RksvCashbox, receipt: ReceiptInput, unit: SignatureUnit
+        self,
+        cashbox: _Cashbox,
+        box: RksvCashbox,
+        receipt: ReceiptInput,
+        unit: SoftwareSignatureUnit | RemoteSignatureUnit,
     ) -> SignedReceipt:
         try:
-            available = not getattr(unit, "damaged", False)
-            signed = await box.sign(receipt, unit, unit_available=available)
+            signed = await box.sign(receipt, unit, unit_available=await _available(unit))
         except ZeroReceiptRequired:
             raise
         except (InvalidReceipt, ReceiptSequenceError) as exc:
@@ -818,6 +831,20 @@ class FiscalService:
         return cashbox
 
 
+async def _available(unit: SoftwareSignatureUnit | RemoteSignatureUnit) -> bool:
+    """Whether the unit can sign now: an emulated software unit unless damaged; a remote
+    one unless its last call failed and a fresh look at the service fails too."""
+    if isinstance(unit, SoftwareSignatureUnit):
+        return not unit.damaged
+    if unit.state is not RemoteUnitState.UNAVAILABLE:
+        return True
+    try:
+        await unit.check()
+    except SignatureUnitUnavailable:
+        return False
+    return True
+
+
 def signed_time(box: RksvCashbox) -> datetime:
     assert box.last_when is not None
     return box.last_when
@@ -906,7 +933,9 @@ def _new_unit(model: RksvCashboxModel, unit_id: str, index: int) -> SoftwareSign
     return SoftwareSignatureUnit.generate(with_certificate=True, unit_id=unit_id)
 
 
-def _unit_secrets(unit: SoftwareSignatureUnit) -> dict[str, str | None]:
+def _unit_secrets(unit: SoftwareSignatureUnit | RemoteSignatureUnit) -> dict[str, Any]:
+    if isinstance(unit, RemoteSignatureUnit):
+        return {"remote": unit.to_dict()}  # identity only; the token is in the cashbox
     certificate = unit.certificate_pem()
     return {
         "key": unit.private_key_pem(),
@@ -917,9 +946,15 @@ def _unit_secrets(unit: SoftwareSignatureUnit) -> dict[str, str | None]:
 
 def _load_unit(
     model: RksvCashboxModel | EpsonItCashbox, unit_id: str, pem: Mapping[str, Any] | str
-) -> SoftwareSignatureUnit:
+) -> SoftwareSignatureUnit | RemoteSignatureUnit:
     assert isinstance(model, RksvCashboxModel)
-    data = {"key": pem} if isinstance(pem, str) else dict(pem)
+    data: dict[str, Any] = {"key": pem} if isinstance(pem, str) else dict(pem)
+    if "remote" in data:
+        config = next(u for u in model.provider_config.units if u.id == unit_id)
+        assert config.type == "remote"
+        return RemoteSignatureUnit.from_dict(
+            data["remote"], token=config.token.get_secret_value()
+        )
     return SoftwareSignatureUnit.from_pem(
         data["key"],
         certificate_pem=data.get("certificate"),
