@@ -147,14 +147,16 @@ def test_rksv_cashbox() -> None:
     assert isinstance(box, RksvCashbox) and box.state is CashboxState.PROVISIONED
     assert box.provider_config.aes_key_bytes() == bytes(range(32))
     assert KEY not in repr(box)  # the key never reaches a log line
-    remote = parse_cashbox(rksv(signature_unit={"type": "remote", "url": "https://hsm.example/"}))
+    hsm = {"type": "remote", "url": "https://hsm.example/", "token": "t"}
+    remote = parse_cashbox(rksv(signature_unit=hsm))
     assert isinstance(remote, RksvCashbox)
     cases = {
         "aes_key": (rksv(aes_key=base64.b64encode(b"short").decode()), "32 bytes"),
         "cashbox_id": (rksv(cashbox_id="KASSE_1"), "pattern"),
         "provider": (rksv(provider="DE1"), "pattern"),
         "signature_unit.remote.url": (
-            rksv(signature_unit={"type": "remote", "url": "http://hsm.example/"}), "https"
+            rksv(signature_unit={**hsm, "url": "http://hsm.example/"}),
+            "https",
         ),
         "signature_unit": (rksv(signature_unit={"type": "usb"}), "type"),
     }
