@@ -16,6 +16,7 @@ from typing import Any
 
 from drivers.errors import ConnectFailed, ConnectionLost, TransportTimeout
 from drivers.fiscal.epson_it import (
+    ClosureResult,
     EpsonFiscalPrinter,
     Exemption,
     FiscalDocumentRef,
@@ -26,7 +27,7 @@ from drivers.fiscal.epson_it import (
 )
 from posbridge.fiscal.models import EpsonItCashbox, FiscalStore, TransactionRequest, TransactionType
 
-__all__ = ["PrinterUnreachable", "document", "register"]
+__all__ = ["PrinterUnreachable", "close_day", "document", "register"]
 
 _PAYMENTS = {
     "cash": PaymentKind.CASH,
@@ -101,6 +102,18 @@ async def register(
         if request.type is TransactionType.VOID:
             return await printer.void(ref)
         return await printer.refund(ref, _items(store, request), _payments(request))
+    except (ConnectFailed, ConnectionLost, TransportTimeout) as exc:
+        raise PrinterUnreachable(str(exc)) from exc
+
+
+async def close_day(cashbox: EpsonItCashbox) -> ClosureResult:
+    """The daily closure (Z report); raises PrinterUnreachable or FiscalPrinterError."""
+    config = cashbox.provider_config
+    printer = EpsonFiscalPrinter(
+        config.hostname, config.port, model=config.printer_model, serial=config.serial
+    )
+    try:
+        return await printer.daily_closure()
     except (ConnectFailed, ConnectionLost, TransportTimeout) as exc:
         raise PrinterUnreachable(str(exc)) from exc
 

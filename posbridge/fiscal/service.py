@@ -127,6 +127,8 @@ class _Cashbox:
     """Every receipt_reference journaled, so a new one needs no journal read."""
     inflight: dict[str, tuple[dict[str, Any], asyncio.Task[Any]]] = field(default_factory=dict)
     """Signed, answer ready, its journal entry on the way to the disk."""
+    open_day: str | None = None
+    """Italy: the date (ISO) of the documents since the last daily closure, if any."""
 
     @property
     def id(self) -> str:
@@ -233,6 +235,7 @@ class FiscalService:
         """The signing state after the cashbox's last journaled receipt."""
         model = cashbox.model
         if not isinstance(model, RksvCashboxModel):
+            await self._restore_it(cashbox)
             return
         config = model.provider_config
         state: dict[str, Any] | None = None
@@ -262,6 +265,47 @@ class FiscalService:
         else:
             cashbox.box = RksvCashbox.from_dict({**state, "aes_key": _b64(key)})
         cashbox.outage_since = None if outage is None else datetime.fromisoformat(outage)
+
+    async def _restore_it(self, cashbox: _Cashbox) -> None:
+        """The references and the open day of an Italian cashbox, from its journal."""
+        after = 0
+        while entries := await self.journal.entries(cashbox.id, after=after, limit=500):
+            for entry in entries:
+                if entry.receipt_reference is not None:
+                    cashbox.references.add(entry.receipt_reference)
+                if "document" in entry.payload:
+                    cashbox.open_day = entry.payload["document"]["date"]
+                if entry.kind == EntryKind.CLOSURE:
+                    cashbox.open_day = None
+            after = entries[-1].number
+
+    async def close_day(self, cashbox_id: str) -> dict[str, Any]:
+        """Italy: the daily closure (Z report) now."""
+        cashbox = self.cashbox(cashbox_id)
+        if not isinstance(cashbox.model, EpsonItCashbox):
+            raise FiscalError(409, "not_rt", f"{cashbox_id} has no daily closure (not an RT)")
+        async with self.journal.cashbox_lock(cashbox_id):
+            return await self._close_day(cashbox)
+
+    async def _close_day(self, cashbox: _Cashbox) -> dict[str, Any]:
+        from drivers.fiscal.epson_it import FiscalPrinterError
+        from posbridge.fiscal import italy
+
+        assert isinstance(cashbox.model, EpsonItCashbox)
+        try:
+            result = await italy.close_day(cashbox.model)
+        except italy.PrinterUnreachable as exc:
+            raise FiscalError(503, "fiscal_printer_unreachable", str(exc)) from exc
+        except FiscalPrinterError as exc:
+            raise FiscalError(503, exc.code, f"the fiscal printer refused: {exc}") from exc
+        closure = {
+            "z_number": result.z_number,
+            "daily_amount": None if result.daily_amount is None else str(result.daily_amount),
+            "date_time": None if result.date_time is None else result.date_time.isoformat(),
+        }
+        await self.journal.append(cashbox.id, EntryKind.CLOSURE, {"closure": closure})
+        cashbox.open_day = None
+        return closure
 
     # --- offline mode and stores ------------------------------------------------------
 
@@ -517,6 +561,14 @@ class FiscalService:
                     "fiscal_original_not_found",
                     f"original: no registered receipt {request.original!r} on {cashbox.id}",
                 )
+        day = request.moment.astimezone(ZoneInfo(store.timezone)).date().isoformat()
+        if (
+            ClosureReport.DAILY_Z in store.closure_reports
+            and cashbox.open_day is not None
+            and day > cashbox.open_day
+        ):
+            # The first sale of a new day closes the day before (chiusura giornaliera).
+            await self._close_day(cashbox)
         setting = self.offline_mode.setting(Country.IT)
         decision = decide(Country.IT, setting, True, cashbox.state)
         if decision.refused:
@@ -548,6 +600,7 @@ class FiscalService:
         except FiscalPrinterError as exc:
             raise FiscalError(503, exc.code, f"the fiscal printer refused: {exc}") from exc
         document = italy.document(result)
+        cashbox.open_day = document["date"]
         caption = f"DOCUMENTO COMMERCIALE N. {result.z_number:04d}-{result.number:04d}"
         answer = {
             "receipt_reference": request.receipt_reference,

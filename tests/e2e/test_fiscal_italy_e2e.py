@@ -102,11 +102,23 @@ def test_sale_with_exempt_item_void_and_paper_out(tmp_path: Path) -> None:
         )
         assert void.status_code == 201, void.text
         assert [d.kind.value for d in emulator.documents] == ["sale", "void"]
+        closure = client.post("/v1/fiscal/cashboxes/rt-1/closures")
+        assert closure.status_code == 200, closure.text
+        assert len(emulator.closures) == 1
+        # The store closes each day by itself: the next day's first sale closes this one.
+        today = client.post("/v1/fiscal/cashboxes/rt-1/transactions", json=_sale("V-5"))
+        assert today.status_code == 201, today.text
+        next_day = {**_sale("V-6"), "moment": "2026-11-28T09:00:00+01:00"}
+        assert client.post(
+            "/v1/fiscal/cashboxes/rt-1/transactions", json=next_day
+        ).status_code == 201
+        assert len(emulator.closures) == 2
+        assert emulator.documents[-1].z_number == emulator.closures[-1].z_number + 1
 
         _fault(loop, emulator, {"paper": "out"})
         out = client.post("/v1/fiscal/cashboxes/rt-1/transactions", json=_sale("V-3"))
         assert out.status_code == 503 and out.json()["code"] == "paper_out", out.text
-        assert len(emulator.documents) == 2
+        assert len(emulator.documents) == 4
         _fault(loop, emulator, {"paper": "ok", "link": "down"})
         manual = client.post("/v1/fiscal/cashboxes/rt-1/transactions", json=_sale("V-4"))
         assert manual.status_code == 503

@@ -113,6 +113,16 @@ async def deactivate(cashbox_id: str, runtime: RuntimeDep) -> dict[str, Any]:
         raise _problem(exc) from exc
 
 
+@router.post("/v1/fiscal/cashboxes/{cashbox_id}/closures")
+async def close_day(cashbox_id: str, runtime: RuntimeDep) -> dict[str, Any]:
+    """Italy: the daily closure (Z report) now. It also runs by itself before the first
+    sale of a new day when the store's closure reports include ``daily-z``."""
+    try:
+        return await _fiscal(runtime).close_day(cashbox_id)
+    except FiscalError as exc:
+        raise _problem(exc) from exc
+
+
 @router.post("/v1/fiscal/cashboxes/{cashbox_id}/signature-units/{unit_id}/faults")
 async def unit_fault(
     cashbox_id: str, unit_id: str, body: JsonBody, runtime: RuntimeDep

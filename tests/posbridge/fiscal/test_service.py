@@ -142,3 +142,18 @@ async def test_month_and_year_end_zero_receipts_come_before_the_next_months_firs
         ]
     finally:
         await service.aclose()
+
+
+async def test_an_outage_over_48_hours_says_a_report_is_due(tmp_path: Path) -> None:
+    service = await _service(tmp_path, closures=[])
+    try:
+        service.unit_fault("k1", "u0", "damaged")
+        await service.transact("k1", _sale("s1", 1, day="2026-11-27"))
+        await service.transact("k1", _sale("s2", 2, day="2026-11-28"))
+        public = service.cashbox_public(service.cashbox("k1"))
+        assert public["state"] == "offline" and public["warning_codes"] == []
+        await service.transact("k1", _sale("s3", 3, day="2026-11-30"))
+        public = service.cashbox_public(service.cashbox("k1"))
+        assert public["warning_codes"] == ["rksv_unit_outage_over_48h"]
+    finally:
+        await service.aclose()
