@@ -35,6 +35,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.state.token = runtime.token
     install_error_handlers(app)
+    fiscal.install_fiscal_errors(app)
     app.include_router(health.router)
     protected = [Depends(require_token)]
     for module in (devices, printers, hangtags, catalog, scans, fiscal, jobs, emulators, receipts):

@@ -2,14 +2,15 @@
 
 Shaped like the retail platform's fiscal API. Every transaction answer is committed to
 the cashbox's journal before it is sent; sending the same ``receipt_reference`` again
-returns the first answer (200 instead of 201).
+returns the first answer (200 instead of 201). A ``FiscalError`` raised below becomes
+problem+json with its status and code (``install_fiscal_errors``).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from posbridge.api.deps import RuntimeDep
@@ -19,15 +20,21 @@ from posbridge.runtime import Runtime
 
 router = APIRouter(tags=["fiscal"])
 
+
+def install_fiscal_errors(app: FastAPI) -> None:
+    """Render ``FiscalError`` as problem+json with its own status and code."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, FiscalError)
+        return Problem(exc.status, exc.code, "Fiscal request refused", exc.message).to_response()
+
+    app.add_exception_handler(FiscalError, handle)
+
 JsonBody = Annotated[dict[str, Any], Body()]
 
 
 def _fiscal(runtime: Runtime) -> FiscalService:
     return runtime.fiscal
-
-
-def _problem(exc: FiscalError) -> Problem:
-    return Problem(exc.status, exc.code, "Fiscal request refused", exc.message)
 
 
 @router.get("/v1/fiscal/config/offline-mode")
@@ -37,90 +44,60 @@ async def get_offline_mode(runtime: RuntimeDep) -> dict[str, Any]:
 
 @router.patch("/v1/fiscal/config/offline-mode")
 async def patch_offline_mode(body: JsonBody, runtime: RuntimeDep) -> dict[str, Any]:
-    try:
-        return await _fiscal(runtime).patch_offline_mode(body)
-    except FiscalError as exc:
-        raise _problem(exc) from exc
+    return await _fiscal(runtime).patch_offline_mode(body)
 
 
 @router.get("/v1/fiscal/stores/{store_id}")
 async def get_store(store_id: str, runtime: RuntimeDep) -> dict[str, Any]:
-    try:
-        return _fiscal(runtime).store(store_id).model_dump(mode="json")
-    except FiscalError as exc:
-        raise _problem(exc) from exc
+    return _fiscal(runtime).store(store_id).model_dump(mode="json")
 
 
 @router.patch("/v1/fiscal/stores/{store_id}")
 async def patch_store(store_id: str, body: JsonBody, runtime: RuntimeDep) -> dict[str, Any]:
     """Create or change a fiscal store (country, timezone, closure reports, IT exemptions)."""
-    try:
-        return await _fiscal(runtime).patch_store(store_id, body)
-    except FiscalError as exc:
-        raise _problem(exc) from exc
+    return await _fiscal(runtime).patch_store(store_id, body)
 
 
 @router.get("/v1/fiscal/stores/{store_id}/cashboxes")
 async def list_cashboxes(store_id: str, runtime: RuntimeDep) -> dict[str, Any]:
-    try:
-        return {"cashboxes": _fiscal(runtime).list_cashboxes(store_id)}
-    except FiscalError as exc:
-        raise _problem(exc) from exc
+    return {"cashboxes": _fiscal(runtime).list_cashboxes(store_id)}
 
 
 @router.post("/v1/fiscal/stores/{store_id}/cashboxes", status_code=201)
 async def create_cashbox(store_id: str, body: JsonBody, runtime: RuntimeDep) -> dict[str, Any]:
-    try:
-        return await _fiscal(runtime).create_cashbox(store_id, body)
-    except FiscalError as exc:
-        raise _problem(exc) from exc
+    return await _fiscal(runtime).create_cashbox(store_id, body)
 
 
 @router.get("/v1/fiscal/cashboxes/{cashbox_id}")
 async def get_cashbox(cashbox_id: str, runtime: RuntimeDep) -> dict[str, Any]:
     fiscal = _fiscal(runtime)
-    try:
-        return fiscal.cashbox_public(fiscal.cashbox(cashbox_id))
-    except FiscalError as exc:
-        raise _problem(exc) from exc
+    return fiscal.cashbox_public(fiscal.cashbox(cashbox_id))
 
 
 @router.patch("/v1/fiscal/cashboxes/{cashbox_id}")
 async def patch_cashbox(cashbox_id: str, body: JsonBody, runtime: RuntimeDep) -> dict[str, Any]:
     """Switch the signature unit that signs from now on (a replaced card)."""
-    try:
-        return await _fiscal(runtime).patch_cashbox(cashbox_id, body)
-    except FiscalError as exc:
-        raise _problem(exc) from exc
+    return await _fiscal(runtime).patch_cashbox(cashbox_id, body)
 
 
 @router.post("/v1/fiscal/cashboxes/{cashbox_id}/activate")
 async def activate(cashbox_id: str, runtime: RuntimeDep, body: JsonBody) -> dict[str, Any]:
     """Activate a cashbox; in Austria this signs its start receipt
     (``{"receipt_reference", "moment"}``)."""
-    try:
-        return await _fiscal(runtime).activate(cashbox_id, body)
-    except FiscalError as exc:
-        raise _problem(exc) from exc
+    return await _fiscal(runtime).activate(cashbox_id, body)
 
 
 @router.post("/v1/fiscal/cashboxes/{cashbox_id}/deactivate")
 async def deactivate(cashbox_id: str, runtime: RuntimeDep) -> dict[str, Any]:
     """Deactivate a cashbox for good."""
-    try:
-        return await _fiscal(runtime).deactivate(cashbox_id)
-    except FiscalError as exc:
-        raise _problem(exc) from exc
+    return await _fiscal(runtime).deactivate(cashbox_id)
 
 
 @router.post("/v1/fiscal/cashboxes/{cashbox_id}/closures")
 async def close_day(cashbox_id: str, runtime: RuntimeDep) -> dict[str, Any]:
     """Italy: the daily closure (Z report) now. It also runs by itself before the first
     sale of a new day when the store's closure reports include ``daily-z``."""
-    try:
-        return await _fiscal(runtime).close_day(cashbox_id)
-    except FiscalError as exc:
-        raise _problem(exc) from exc
+    return await _fiscal(runtime).close_day(cashbox_id)
 
 
 @router.post("/v1/fiscal/cashboxes/{cashbox_id}/signature-units/{unit_id}/faults")
@@ -128,36 +105,24 @@ async def unit_fault(
     cashbox_id: str, unit_id: str, body: JsonBody, runtime: RuntimeDep
 ) -> dict[str, Any]:
     """Emulated signature units only: ``{"state": "damaged" | "ok"}``."""
-    try:
-        return _fiscal(runtime).unit_fault(cashbox_id, unit_id, str(body.get("state")))
-    except FiscalError as exc:
-        raise _problem(exc) from exc
+    return _fiscal(runtime).unit_fault(cashbox_id, unit_id, str(body.get("state")))
 
 
 @router.post("/v1/fiscal/cashboxes/{cashbox_id}/transactions", status_code=201)
 async def transact(cashbox_id: str, body: JsonBody, runtime: RuntimeDep) -> Response:
     """Sign a transaction; 201 with the answer, or 200 with the first answer when this
     ``receipt_reference`` was sent before."""
-    try:
-        answer, new = await _fiscal(runtime).transact(cashbox_id, body)
-    except FiscalError as exc:
-        raise _problem(exc) from exc
+    answer, new = await _fiscal(runtime).transact(cashbox_id, body)
     return JSONResponse(answer, status_code=201 if new else 200)
 
 
 @router.get("/v1/fiscal/cashboxes/{cashbox_id}/exports/dep7")
 async def export_dep7(cashbox_id: str, runtime: RuntimeDep) -> dict[str, Any]:
     """The DEP 7 (Datenerfassungsprotokoll) of every receipt the cashbox signed."""
-    try:
-        return await _fiscal(runtime).export_dep7(cashbox_id)
-    except FiscalError as exc:
-        raise _problem(exc) from exc
+    return await _fiscal(runtime).export_dep7(cashbox_id)
 
 
 @router.get("/v1/fiscal/cashboxes/{cashbox_id}/exports/crypto-container")
 async def export_crypto_container(cashbox_id: str, runtime: RuntimeDep) -> dict[str, Any]:
     """What a verifier needs: the AES key, and each unit's certificate or public key."""
-    try:
-        return _fiscal(runtime).export_crypto_container(cashbox_id)
-    except FiscalError as exc:
-        raise _problem(exc) from exc
+    return _fiscal(runtime).export_crypto_container(cashbox_id)

@@ -125,12 +125,8 @@ async def _signed(
 ) -> ReceiptDocument:
     """Sign first (committed to the fiscal journal), then print the signature items
     before the cut: a sale is legal once signed, even if the printer is out of paper."""
-    from posbridge.fiscal.service import FiscalError
-
-    try:
-        answer, _ = await runtime.fiscal.transact(fiscal.cashbox_id, fiscal.transaction)
-    except FiscalError as exc:
-        raise Problem(exc.status, exc.code, "Fiscal request refused", exc.message) from exc
+    # A FiscalError here is the fiscal routes' problem+json too (install_fiscal_errors).
+    answer, _ = await runtime.fiscal.transact(fiscal.cashbox_id, fiscal.transaction)
     extra: list[Block] = []
     for item in answer["signature_items"]:
         if item["format"] == "QR_CODE":
