@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from time import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drivers.scanner.scan import Scan
 from posbridge._tasks import cancel_and_wait
@@ -25,8 +25,10 @@ from posbridge.config import Config
 from posbridge.customer_profile import load_customer_profile, save_customer_profile
 from posbridge.devices import DeviceManager
 from posbridge.events import EventBus
-from posbridge.fiscal.service import FiscalService
 from posbridge.hangtags.catalog import Catalog
+
+if TYPE_CHECKING:
+    from posbridge.fiscal.service import FiscalService
 from posbridge.hangtags.templates import HangTagTemplates
 from posbridge.jobs.store import JobStore
 from posbridge.jobs.waiters import JobWaiters
@@ -84,7 +86,8 @@ class Runtime:
     catalog: Catalog
     hang_tag_templates: HangTagTemplates
     customer_profile: CustomerProfileConfig
-    fiscal: FiscalService
+    _fiscal: FiscalService | None = None
+    _fiscal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     waiters: JobWaiters = field(default_factory=JobWaiters)
     notifier: JobNotifier = field(init=False)
     workers: dict[str, DeviceWorker] = field(default_factory=dict)
@@ -104,7 +107,6 @@ class Runtime:
             config.hang_tags.templates_dir or state_dir / "hang-tag-templates"
         )
         customer_profile = await asyncio.to_thread(load_customer_profile, config, state_dir)
-        fiscal = await FiscalService.open(state_dir)
         runtime = cls(
             config=config,
             state_dir=state_dir,
@@ -117,7 +119,6 @@ class Runtime:
                 config.devices, events, classify=lambda scan: runtime.classify_scan(scan)
             ),
             customer_profile=customer_profile,
-            fiscal=fiscal,
             templates=templates,
             catalog=catalog,
             hang_tag_templates=hang_tag_templates,
@@ -134,6 +135,8 @@ class Runtime:
             else:
                 log.warning("job %s was being sent when the daemon stopped: now in_doubt", job.id)
             notifier.changed(job)
+        if (state_dir / "fiscal.json").exists() or (state_dir / "fiscal-journal.sqlite3").exists():
+            await runtime.fiscal()
         runtime.devices.start()
         for device_id, device in runtime.devices.printers().items():
             worker = DeviceWorker(device, store, notifier)
@@ -148,6 +151,17 @@ class Runtime:
                 asyncio.to_thread(importlib.import_module, "posbridge.scanning.classify")
             )
         return runtime
+
+    async def fiscal(self) -> FiscalService:
+        """The fiscal cashboxes. Loaded at start when any are configured (their journals
+        are checked then); otherwise with the first fiscal request, so a store without
+        fiscal devices does not load the signing code."""
+        async with self._fiscal_lock:
+            if self._fiscal is None:
+                from posbridge.fiscal.service import FiscalService
+
+                self._fiscal = await FiscalService.open(self.state_dir)
+            return self._fiscal
 
     def classify_scan(self, scan: Scan) -> Classification:
         """Classify a scan under the customer-profile rules in force now."""
@@ -208,7 +222,8 @@ class Runtime:
         await cancel_and_wait(self._tasks)
         await self.devices.aclose()
         await self.store.aclose()
-        await self.fiscal.aclose()
+        if self._fiscal is not None:
+            await self._fiscal.aclose()
         await asyncio.to_thread(self.catalog.close)
         if self._lock_fd >= 0:
             os.close(self._lock_fd)  # releases the state directory

@@ -52,6 +52,7 @@ from drivers.fiscal.rksv import (
     parse_jws,
 )
 from posbridge._files import write_atomically
+from posbridge.fiscal.errors import FiscalError
 from posbridge.fiscal.journal import EntryKind, Journal
 from posbridge.fiscal.models import (
     MARKER_TRAINING,
@@ -97,16 +98,6 @@ _KINDS = {
     TransactionType.ZERO: ReceiptKind.NULL,
     TransactionType.START: ReceiptKind.START,
 }
-
-
-class FiscalError(Exception):
-    """A fiscal request that cannot be done; ``status`` and ``code`` are for the API."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 @dataclass

@@ -126,7 +126,8 @@ async def _signed(
     """Sign first (committed to the fiscal journal), then print the signature items
     before the cut: a sale is legal once signed, even if the printer is out of paper."""
     # A FiscalError here is the fiscal routes' problem+json too (install_fiscal_errors).
-    answer, _ = await runtime.fiscal.transact(fiscal.cashbox_id, fiscal.transaction)
+    service = await runtime.fiscal()
+    answer, _ = await service.transact(fiscal.cashbox_id, fiscal.transaction)
     extra: list[Block] = []
     for item in answer["signature_items"]:
         if item["format"] == "QR_CODE":
