@@ -29,7 +29,7 @@ from posbridge.hangtags.catalog import Catalog
 
 if TYPE_CHECKING:
     from posbridge.fiscal.service import FiscalService
-from posbridge.hangtags.templates import HangTagTemplates
+    from posbridge.hangtags.templates import HangTagTemplates
 from posbridge.jobs.store import JobStore
 from posbridge.jobs.waiters import JobWaiters
 from posbridge.jobs.worker import DeviceWorker, JobNotifier
@@ -84,8 +84,8 @@ class Runtime:
     devices: DeviceManager
     templates: TemplateStore
     catalog: Catalog
-    hang_tag_templates: HangTagTemplates
     customer_profile: CustomerProfileConfig
+    _hang_tag_templates: HangTagTemplates | None = None
     _fiscal: FiscalService | None = None
     _fiscal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     waiters: JobWaiters = field(default_factory=JobWaiters)
@@ -103,9 +103,6 @@ class Runtime:
         store = await JobStore.open(state_dir / "jobs.sqlite3")
         templates = TemplateStore(directory=config.templates_dir or state_dir / "templates")
         catalog = await asyncio.to_thread(Catalog, state_dir / "catalog.sqlite3")
-        hang_tag_templates = HangTagTemplates(
-            config.hang_tags.templates_dir or state_dir / "hang-tag-templates"
-        )
         customer_profile = await asyncio.to_thread(load_customer_profile, config, state_dir)
         runtime = cls(
             config=config,
@@ -121,7 +118,6 @@ class Runtime:
             customer_profile=customer_profile,
             templates=templates,
             catalog=catalog,
-            hang_tag_templates=hang_tag_templates,
             _lock_fd=lock_fd,
         )
         notifier = runtime.notifier = JobNotifier(events, runtime.waiters)
@@ -151,6 +147,17 @@ class Runtime:
                 asyncio.to_thread(importlib.import_module, "posbridge.scanning.classify")
             )
         return runtime
+
+    @property
+    def hang_tag_templates(self) -> HangTagTemplates:
+        """Hang-tag templates, set up with the first hang-tag request (the template code
+        is not needed to start)."""
+        if self._hang_tag_templates is None:
+            from posbridge.hangtags.templates import HangTagTemplates
+
+            folder = self.config.hang_tags.templates_dir or self.state_dir / "hang-tag-templates"
+            self._hang_tag_templates = HangTagTemplates(folder)
+        return self._hang_tag_templates
 
     async def fiscal(self) -> FiscalService:
         """The fiscal cashboxes. Loaded at start when any are configured (their journals

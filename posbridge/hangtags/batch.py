@@ -14,14 +14,17 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
 from drivers.zpl.media import Media
 from posbridge.hangtags.catalog import Catalog
 from posbridge.hangtags.pricing import PricingRules, TagItem, resolve_tags
-from posbridge.hangtags.templates import HangTagTemplates
 from posbridge.jobs.models import PartEnd
+
+if TYPE_CHECKING:
+    from posbridge.hangtags.templates import HangTagTemplates
 
 __all__ = ["PREVIEW_MAX_TAGS", "RenderedBatch", "TagRequest", "render_batch", "render_preview"]
 
