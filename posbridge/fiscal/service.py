@@ -79,6 +79,9 @@ log = logging.getLogger(__name__)
 
 CONFIG_FILE = "fiscal.json"
 OUTAGE_REPORT_AFTER = timedelta(hours=48)
+# Tills send their own clock's time; two of them a moment apart, or a slightly slow one,
+# must not make a receipt older than the one signed before it (RKSV times never go back).
+CLOCK_SKEW = timedelta(seconds=60)
 WARNING_OUTAGE = "rksv_unit_outage_over_48h"
 WARNING_JOURNAL = "fiscal_journal_broken"
 
@@ -640,7 +643,7 @@ class FiscalService:
         zone = ZoneInfo(store.timezone)
         receipt = ReceiptInput(
             receipt_id=request.receipt_reference,
-            when=request.moment.astimezone(zone).replace(tzinfo=None),
+            when=_issue_time(cashbox, request.moment.astimezone(zone).replace(tzinfo=None)),
             amounts={_tax_set(rate): amount for rate, amount in request.tax_amounts.items()},
             kind=_KINDS[request.type],
         )
@@ -873,6 +876,16 @@ class FiscalService:
         if not isinstance(cashbox.model, RksvCashboxModel):
             raise FiscalError(409, "not_rksv", f"{cashbox_id} is not an RKSV cashbox")
         return cashbox
+
+
+def _issue_time(cashbox: _Cashbox, when: datetime) -> datetime:
+    """The receipt's time: the till's, or the previous receipt's when the till's is up to
+    CLOCK_SKEW behind it. Further back is refused by the cashbox (a stale retry should be
+    sent again with the time it is sent)."""
+    last = cashbox.box.last_when if cashbox.box is not None else None
+    if last is not None and last - CLOCK_SKEW <= when < last:
+        return last
+    return when
 
 
 async def _available(unit: SoftwareSignatureUnit | RemoteSignatureUnit) -> bool:

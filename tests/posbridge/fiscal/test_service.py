@@ -157,3 +157,17 @@ async def test_an_outage_over_48_hours_says_a_report_is_due(tmp_path: Path) -> N
         assert public["warning_codes"] == ["rksv_unit_outage_over_48h"]
     finally:
         await service.aclose()
+
+
+async def test_a_till_slightly_behind_signs_at_the_previous_receipts_time(tmp_path: Path) -> None:
+    service = await _service(tmp_path, closures=[])
+    try:
+        await service.transact("k1", _sale("s1", 30))
+        behind = {**_sale("s2", 29), "moment": "2026-11-27T10:29:30+01:00"}  # 30 s behind
+        assert (await service.transact("k1", behind))[0]["state"] == "OK"
+        with pytest.raises(FiscalError) as stale:  # 29 minutes behind: a stale retry
+            await service.transact("k1", _sale("s3", 1))
+        assert stale.value.code == "receipt_sequence"
+        assert await _verified(service) == ["start", "s1", "s2"]
+    finally:
+        await service.aclose()
