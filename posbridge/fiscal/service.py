@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -53,7 +53,7 @@ from drivers.fiscal.rksv import (
 )
 from posbridge._files import write_atomically
 from posbridge.fiscal.errors import FiscalError
-from posbridge.fiscal.journal import EntryKind, Journal
+from posbridge.fiscal.journal import Entry, EntryKind, Journal
 from posbridge.fiscal.models import (
     MARKER_TRAINING,
     MARKER_UNIT_FAILED,
@@ -71,7 +71,14 @@ from posbridge.fiscal.models import (
 from posbridge.fiscal.models import (
     RksvCashbox as RksvCashboxModel,
 )
-from posbridge.fiscal.offline import Action, CashboxState, Country, decide, validate_strategy
+from posbridge.fiscal.offline import (
+    Action,
+    CashboxState,
+    Country,
+    Decision,
+    decide,
+    validate_strategy,
+)
 
 __all__ = ["FiscalError", "FiscalService"]
 
@@ -235,23 +242,17 @@ class FiscalService:
         state: dict[str, Any] | None = None
         outage: str | None = None
         pending: dict[str, ReceiptInput] = {}
-        after = 0
-        while True:
-            entries = await self.journal.entries(cashbox.id, after=after, limit=500)
-            if not entries:
-                break
-            for entry in entries:
-                payload = entry.payload
-                if entry.receipt_reference is not None:
-                    cashbox.references.add(entry.receipt_reference)
-                if "rksv_state" in payload:
-                    state = payload["rksv_state"]
-                    outage = payload.get("outage_since")
-                if "pending" in payload and entry.receipt_reference is not None:
-                    pending[entry.receipt_reference] = _pending_receipt(payload["pending"])
-                if "late_for" in payload:
-                    pending.pop(payload["late_for"], None)
-            after = entries[-1].number
+        async for entry in self._entries(cashbox.id):
+            payload = entry.payload
+            if entry.receipt_reference is not None:
+                cashbox.references.add(entry.receipt_reference)
+            if "rksv_state" in payload:
+                state = payload["rksv_state"]
+                outage = payload.get("outage_since")
+            if "pending" in payload and entry.receipt_reference is not None:
+                pending[entry.receipt_reference] = _pending_receipt(payload["pending"])
+            if "late_for" in payload:
+                pending.pop(payload["late_for"], None)
         cashbox.pending = list(pending.items())
         key = config.aes_key_bytes()
         if state is None:
@@ -262,15 +263,20 @@ class FiscalService:
 
     async def _restore_it(self, cashbox: _Cashbox) -> None:
         """The references and the open day of an Italian cashbox, from its journal."""
+        async for entry in self._entries(cashbox.id):
+            if entry.receipt_reference is not None:
+                cashbox.references.add(entry.receipt_reference)
+            if "document" in entry.payload:
+                cashbox.open_day = entry.payload["document"]["date"]
+            if entry.kind == EntryKind.CLOSURE:
+                cashbox.open_day = None
+
+    async def _entries(self, cashbox_id: str) -> AsyncIterator[Entry]:
+        """Every journal entry of a cashbox, oldest first, read a page at a time."""
         after = 0
-        while entries := await self.journal.entries(cashbox.id, after=after, limit=500):
+        while entries := await self.journal.entries(cashbox_id, after=after, limit=500):
             for entry in entries:
-                if entry.receipt_reference is not None:
-                    cashbox.references.add(entry.receipt_reference)
-                if "document" in entry.payload:
-                    cashbox.open_day = entry.payload["document"]["date"]
-                if entry.kind == EntryKind.CLOSURE:
-                    cashbox.open_day = None
+                yield entry
             after = entries[-1].number
 
     async def close_day(self, cashbox_id: str) -> dict[str, Any]:
@@ -566,17 +572,13 @@ class FiscalService:
         setting = self.offline_mode.setting(Country.IT)
         decision = decide(Country.IT, setting, True, cashbox.state)
         if decision.refused:
-            status = 409 if decision.code == "fiscal_cashbox_not_operational" else 503
-            raise FiscalError(status, decision.code or "fiscal_refused", decision.reason)
+            raise _refusal(decision)
         try:
             result = await italy.register(cashbox.model, store, request, original)
         except italy.PrinterUnreachable as exc:
             offline = decide(Country.IT, setting, False, cashbox.state)
             if offline.action is not Action.RECORD_UNSIGNED:
-                status = 409 if offline.code == "fiscal_cashbox_not_operational" else 503
-                raise FiscalError(
-                    status, offline.code or "fiscal_refused", f"{offline.reason} ({exc})"
-                ) from exc
+                raise _refusal(offline, f" ({exc})") from exc
             answer: dict[str, Any] = {
                 "receipt_reference": request.receipt_reference,
                 "state": "FAILED",
@@ -631,8 +633,7 @@ class FiscalService:
             state,
         )
         if decision.refused:
-            status = 409 if decision.code == "fiscal_cashbox_not_operational" else 503
-            raise FiscalError(status, decision.code or "fiscal_refused", decision.reason)
+            raise _refusal(decision)
         if request.amounts is None and request.items is None and request.type not in (
             TransactionType.ZERO,
             TransactionType.START,
@@ -661,11 +662,7 @@ class FiscalService:
             return answer, commit
         # The month's (or year's) zero receipt was queued first; both must be on disk.
 
-        async def both() -> None:
-            await closing
-            await commit
-
-        return answer, asyncio.get_running_loop().create_task(both())
+        return answer, _after(closing, commit)
 
     async def _month_closing(
         self, cashbox: _Cashbox, store: FiscalStore, receipt: ReceiptInput
@@ -758,12 +755,7 @@ class FiscalService:
             _, zero_commit = self._journal(cashbox, None, zero_signed, {"automatic": "zero"})
             signed = await self._sign(cashbox, box, receipt, unit)
             answer, commit = self._journal(cashbox, request, signed, body)
-
-            async def both() -> None:
-                await zero_commit
-                await commit
-
-            return answer, asyncio.get_running_loop().create_task(both())
+            return answer, _after(zero_commit, commit)
         return self._journal(cashbox, request, signed, body)
 
     async def _sign(
@@ -848,17 +840,11 @@ class FiscalService:
     # --- exports -----------------------------------------------------------------------
 
     async def _receipts(self, cashbox: _Cashbox) -> list[SignedReceipt]:
-        out: list[SignedReceipt] = []
-        after = 0
-        while True:
-            entries = await self.journal.entries(cashbox.id, after=after, limit=500)
-            if not entries:
-                return out
-            for entry in entries:
-                receipt = entry.payload.get("receipt")
-                if receipt is not None:
-                    out.append(_signed_from_journal(cashbox, receipt))
-            after = entries[-1].number
+        return [
+            _signed_from_journal(cashbox, entry.payload["receipt"])
+            async for entry in self._entries(cashbox.id)
+            if "receipt" in entry.payload
+        ]
 
     async def export_dep7(self, cashbox_id: str) -> dict[str, Any]:
         cashbox = self._rksv(cashbox_id)
@@ -876,6 +862,23 @@ class FiscalService:
         if not isinstance(cashbox.model, RksvCashboxModel):
             raise FiscalError(409, "not_rksv", f"{cashbox_id} is not an RKSV cashbox")
         return cashbox
+
+
+def _refusal(decision: Decision, more: str = "") -> FiscalError:
+    """A refused decision as the API answers it: an inactive cashbox is a 409, a signer
+    that is away (the strategy forbids selling) a 503."""
+    status = 409 if decision.code == "fiscal_cashbox_not_operational" else 503
+    return FiscalError(status, decision.code or "fiscal_refused", decision.reason + more)
+
+
+def _after(first: Awaitable[Any], then: Awaitable[Any]) -> asyncio.Task[None]:
+    """One task that is done when both journal commits are (queued in this order)."""
+
+    async def both() -> None:
+        await first
+        await then
+
+    return asyncio.get_running_loop().create_task(both())
 
 
 def _issue_time(cashbox: _Cashbox, when: datetime) -> datetime:
