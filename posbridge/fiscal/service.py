@@ -267,7 +267,9 @@ class FiscalService:
             if entry.receipt_reference is not None:
                 cashbox.references.add(entry.receipt_reference)
             if "document" in entry.payload:
-                cashbox.open_day = entry.payload["document"]["date"]
+                # Entries written before the business day was journaled carry only the
+                # printer's date.
+                cashbox.open_day = entry.payload.get("day", entry.payload["document"]["date"])
             if entry.kind == EntryKind.CLOSURE:
                 cashbox.open_day = None
 
@@ -596,7 +598,9 @@ class FiscalService:
         except FiscalPrinterError as exc:
             raise FiscalError(503, exc.code, f"the fiscal printer refused: {exc}") from exc
         document = italy.document(result)
-        cashbox.open_day = document["date"]
+        # The store's day of the sale, not the printer's date: the next sale's day is
+        # compared with it, and the two clocks need not agree to the day.
+        cashbox.open_day = day
         caption = f"DOCUMENTO COMMERCIALE N. {result.z_number:04d}-{result.number:04d}"
         answer = {
             "receipt_reference": request.receipt_reference,
@@ -607,7 +611,7 @@ class FiscalService:
             "signature_items": [{"caption": caption, "format": "TEXT", "data": caption}],
             "markers": [],
         }
-        payload = {"request": dict(body), "answer": answer, "document": document}
+        payload = {"request": dict(body), "answer": answer, "document": document, "day": day}
         return answer, self._queue(cashbox, request.receipt_reference, payload, answer)
 
     async def _decide_and_sign(

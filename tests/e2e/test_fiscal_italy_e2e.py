@@ -138,3 +138,31 @@ def test_no_signing_records_the_sale_unsigned_while_the_printer_is_away(tmp_path
         again = client.post("/v1/fiscal/cashboxes/rt-1/transactions", json=_sale("U-1"))
         assert again.status_code == 200 and again.json() == answer.json()
     assert emulator.documents == []
+
+
+def test_the_open_day_is_the_stores_and_outlives_a_restart(tmp_path: Path) -> None:
+    # The printer stamps documents with its own clock (here: today); the day that the
+    # next sale is compared with is the store's day of the last sale, also after a restart.
+    with rt_printer() as (emulator, port, _loop):
+        with running(Daemon(tmp_path / "state")) as daemon, daemon.client() as client:
+            _setup(client, port, "manual-receipts")
+            first = {**_sale("D-1"), "moment": "2030-03-01T18:00:00+01:00"}
+            assert client.post(
+                "/v1/fiscal/cashboxes/rt-1/transactions", json=first
+            ).status_code == 201
+        with running(Daemon(tmp_path / "state")) as daemon, daemon.client() as client:
+            same_day = {**_sale("D-2"), "moment": "2030-03-01T19:00:00+01:00"}
+            assert client.post(
+                "/v1/fiscal/cashboxes/rt-1/transactions", json=same_day
+            ).status_code == 201
+            assert emulator.closures == []
+            next_day = {**_sale("D-3"), "moment": "2030-03-02T09:00:00+01:00"}
+            assert client.post(
+                "/v1/fiscal/cashboxes/rt-1/transactions", json=next_day
+            ).status_code == 201
+    assert len(emulator.closures) == 1
+    assert [d.z_number for d in emulator.documents] == [
+        emulator.closures[0].z_number,
+        emulator.closures[0].z_number,
+        emulator.closures[0].z_number + 1,
+    ]
