@@ -7,6 +7,11 @@ back only itself), commits once, and only then settles the callers' futures. Whi
 the thread waits for the disk, new operations pile up and ride the next commit: the
 cost of an fsync is shared by everybody who arrived during the previous one.
 
+An operation may say it needs no fsync (``durable=False``): a batch made only of such
+operations commits with ``synchronous=NORMAL``, which in WAL mode survives a crash of the
+process (the frames are in the OS's hands) but may be lost in a power cut, together with
+nothing that came after it. Any durable operation in the batch makes it ``FULL``.
+
 Reads use a second connection on a single reader thread; under WAL they never wait
 for the writer and only ever see committed rows.
 """
@@ -41,6 +46,7 @@ class _Op(Generic[T]):
     fn: Callable[[sqlite3.Connection], T]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[T]
+    durable: bool = True
     result: T | None = None
     error: BaseException | None = None
 
@@ -93,6 +99,7 @@ class GroupCommitWriter:
         self._accepting = True
         self._fatal: BaseException | None = None
         self._counters = _Counters()
+        self._sync_full = True  # the writer thread's alone
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
 
     def start(self) -> None:
@@ -112,10 +119,11 @@ class GroupCommitWriter:
                 max_batch=c.max_batch,
             )
 
-    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Queue ``fn`` for the next batch and wait until its transaction committed."""
+    async def run(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
+        """Queue ``fn`` for the next batch and wait until its transaction committed:
+        on disk, or with ``durable=False`` at least safe from a crash of this process."""
         loop = asyncio.get_running_loop()
-        op: _Op[T] = _Op(fn=fn, loop=loop, future=loop.create_future())
+        op: _Op[T] = _Op(fn=fn, loop=loop, future=loop.create_future(), durable=durable)
         # The lock pairs with the thread's shutdown: anything put while accepting is
         # seen by the thread's final drain, so no caller waits forever.
         with self._lock:
@@ -179,6 +187,7 @@ class GroupCommitWriter:
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Op[Any]]) -> None:
         batch_error: BaseException | None = None
         try:
+            self._set_sync(conn, full=any(op.durable for op in batch))
             conn.execute("BEGIN IMMEDIATE")
             for op in batch:
                 self._run_one(conn, op)
@@ -202,6 +211,13 @@ class GroupCommitWriter:
             error = batch_error if batch_error is not None else op.error
             with contextlib.suppress(RuntimeError):  # the caller's loop is already closed
                 op.loop.call_soon_threadsafe(_settle, op.future, op.result, error)
+
+    def _set_sync(self, conn: sqlite3.Connection, *, full: bool) -> None:
+        # The pragma cannot change inside a transaction, so it is set per batch, and
+        # only when it changes (the connection starts FULL: see connect_writer).
+        if full != self._sync_full:
+            conn.execute("PRAGMA synchronous = FULL" if full else "PRAGMA synchronous = NORMAL")
+            self._sync_full = full
 
     @staticmethod
     def _run_one(conn: sqlite3.Connection, op: _Op[Any]) -> None:

@@ -325,6 +325,7 @@ class JobStore:
         error_code: str | None = None,
         error_detail: str | None = None,
         attempts_inc: bool = False,
+        durable: bool = True,
     ) -> Job:
         """Move a job to ``to`` if (and only if) its state is in ``expect``: compare-and-set.
 
@@ -334,6 +335,11 @@ class JobStore:
         describe the new state: each is set to the given value, and ``None`` clears
         it. ``attempts_inc`` adds one to ``attempts``. Raises ``JobNotFound`` or
         ``InvalidTransition`` (whose ``job`` is the job as it is now).
+
+        ``durable=False`` is only for ``sending`` → ``done``: that commit skips the
+        fsync. A crash of the process cannot lose it; a power cut right after it can,
+        and then recovery finds the job ``sending`` and reports it ``in_doubt``: a
+        person looks at the paper, and nothing prints again on its own.
         """
         target = JobState(to)
         allowed = frozenset(JobState(s) for s in expect) & sources_of(target)
@@ -341,6 +347,8 @@ class JobStore:
             raise ValueError(
                 f"no state in {sorted(s.value for s in expect)} can move to {target.value}"
             )
+        if not durable and (target is not JobState.DONE or allowed != {JobState.SENDING}):
+            raise ValueError("only sending -> done may skip the fsync")
 
         def txn(conn: sqlite3.Connection) -> Job:
             job = _select_job(conn, job_id)
@@ -359,7 +367,7 @@ class JobStore:
                 attempts_inc=attempts_inc,
             )
 
-        return await self._writer.run(txn)
+        return await self._writer.run(txn, durable=durable)
 
     @staticmethod
     def _apply(

@@ -353,6 +353,9 @@ class DeviceWorker:
                 )
                 return
             if status.blocking_reason is None:
-                await self._transition_all(jobs, JobState.DONE, expect={JobState.SENDING})
+                # No fsync for 'done': lost in a power cut, the job comes back in_doubt.
+                await self._transition_all(
+                    jobs, JobState.DONE, expect={JobState.SENDING}, durable=False
+                )
                 return
             await self.device.wait_changed(PAUSED_RECHECK_S)

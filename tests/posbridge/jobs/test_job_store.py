@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -494,3 +495,77 @@ async def test_a_writer_that_could_not_open_says_why_to_late_callers(tmp_path: P
     await writer.wait_closed()  # the thread has failed and finished
     with pytest.raises(JobStoreError, match="unable to open database file"):
         await writer.run(lambda conn: None)
+
+
+async def test_a_batch_is_fsynced_unless_every_operation_waives_it(tmp_path: Path) -> None:
+    from posbridge.jobs._schema import connect_writer
+    from posbridge.jobs._writer import GroupCommitWriter
+
+    writer = GroupCommitWriter(lambda: connect_writer(tmp_path / "jobs.sqlite3"))
+    writer.start()
+
+    def sync_level(conn: sqlite3.Connection) -> int:
+        return int(conn.execute("PRAGMA synchronous").fetchone()[0])
+
+    full, normal = 2, 1
+    try:
+        assert await writer.run(sync_level) == full
+        assert await writer.run(sync_level, durable=False) == normal
+        # In one batch with a durable operation, the waiver does not count. The writer is
+        # held busy while both are queued, so they ride the same batch.
+        release = threading.Event()
+        busy = asyncio.ensure_future(writer.run(lambda conn: release.wait(10)))
+        await asyncio.sleep(0.05)
+        both = asyncio.gather(writer.run(sync_level, durable=False), writer.run(sync_level))
+        await asyncio.sleep(0.05)
+        release.set()
+        assert list(await both) == [full, full]
+        await busy
+        assert await writer.run(sync_level) == full
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_only_sending_to_done_may_skip_the_fsync(store: JobStore) -> None:
+    job = (await store.submit(receipt())).job
+    with pytest.raises(ValueError, match="only sending -> done"):
+        await store.transition(job.id, S.CANCELLED, expect={S.QUEUED}, durable=False)
+    await store.transition(job.id, S.SENDING, expect={S.QUEUED})
+    with pytest.raises(ValueError, match="only sending -> done"):
+        await store.transition(job.id, S.IN_DOUBT, expect={S.SENDING}, durable=False)
+    done = await store.transition(job.id, S.DONE, expect={S.SENDING}, durable=False)
+    assert done.state is S.DONE and await state_of(store, job.id) is S.DONE
+
+
+async def test_a_done_without_fsync_survives_a_crash_of_the_process(tmp_path: Path) -> None:
+    # Without the fsync the commit is still written to the WAL before the answer, so a
+    # process that dies right after (no clean close) keeps it; only a power cut could not.
+    import multiprocessing
+
+    path = tmp_path / "jobs.sqlite3"
+    context = multiprocessing.get_context("spawn")
+    child = context.Process(target=_done_then_die, args=(path,))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 9
+    store = await JobStore.open(path)
+    try:
+        jobs = (await store.list()).jobs
+        assert [job.state for job in jobs] == [S.DONE]
+        assert store.recovered == []
+    finally:
+        await store.aclose()
+
+
+def _done_then_die(path: Path) -> None:
+    import os
+
+    async def run() -> None:
+        store = await JobStore.open(path)
+        job = (await store.submit(receipt())).job
+        await store.transition(job.id, S.SENDING, expect={S.QUEUED})
+        await store.transition(job.id, S.DONE, expect={S.SENDING}, durable=False)
+        os._exit(9)  # no close, no checkpoint: as kill -9 would leave it
+
+    asyncio.run(run())
