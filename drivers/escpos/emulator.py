@@ -18,6 +18,7 @@ Printed output goes to a ``Paper`` (``drivers.escpos.paper``), which ``output_te
 from __future__ import annotations
 
 import asyncio
+import codecs
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,7 +28,17 @@ from PIL import Image
 
 from drivers.emulation import Emulator
 from drivers.errors import InvalidURL, UnsupportedFeature
-from drivers.escpos._commands import DC4, DLE, EOT, ESC, FS, GS, command_length, is_status_command
+from drivers.escpos._commands import (
+    DC4,
+    DLE,
+    EOT,
+    ESC,
+    FS,
+    GS,
+    LF,
+    command_length,
+    is_status_command,
+)
 from drivers.escpos._images import bits_to_image, column_image, scaled
 from drivers.escpos._lib import EscposTextEncoder, get_profile
 from drivers.escpos.paper import (
@@ -123,6 +134,11 @@ def decode_code128(raw: bytes) -> str:
     return "".join(out)
 
 
+_STYLE_MODES = frozenset(
+    ("font", "bold", "underline", "width", "height", "inverse", "upside_down", "double_strike")
+)
+
+
 @dataclass
 class _Modes:
     """Everything ``ESC @`` resets."""
@@ -149,7 +165,22 @@ class _Modes:
     qr_data: bytes = b""
     graphics: Image.Image | None = None
 
+    # The style is built once and kept until one of its modes changes: every text run
+    # asks for it.
+    _style: ClassVar[TextStyle | None] = None
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _STYLE_MODES:
+            object.__setattr__(self, "_style", None)
+        object.__setattr__(self, name, value)
+
     def style(self) -> TextStyle:
+        if self._style is None:
+            object.__setattr__(self, "_style", self._new_style())
+        assert self._style is not None
+        return self._style
+
+    def _new_style(self) -> TextStyle:
         return TextStyle(
             bold=self.bold,
             underline=self.underline,
@@ -240,7 +271,7 @@ class EscposEmulator(Emulator):
         self.width_px = pixels if isinstance(pixels, int) else _FALLBACK_WIDTH_PX
         # code page number -> python-escpos encoding name, from the profile's table.
         self._code_page_names = {int(num): name for name, num in profile.get_code_pages().items()}
-        self._code_page_tables: dict[int, dict[int, str]] = {}
+        self._code_page_tables: dict[int, str] = {}
 
         self.paper = Paper()
         self.printed_bytes = bytearray()
@@ -262,14 +293,22 @@ class EscposEmulator(Emulator):
     # -- Emulator surface ----------------------------------------------------------------
     def receive(self, data: bytes) -> bytes:
         """Consume host bytes split anywhere; return the status replies they asked for."""
-        self._rx += data
+        rx = self._rx
+        rx += data
         replies = bytearray()
-        while self._rx:
-            length = command_length(self._rx)
+        while rx:
+            length = command_length(rx)
             if length is None:
                 break
-            cmd = bytes(self._rx[:length])
-            del self._rx[:length]
+            if self._whole_text_line(rx, length):
+                # A line of text and its LF, the bulk of a receipt: one step, not two.
+                line = bytes(rx[: length + 1])
+                del rx[: length + 1]
+                self.printed_bytes += line
+                self._text_line(line)
+                continue
+            cmd = bytes(rx[:length])
+            del rx[:length]
             if is_status_command(cmd):
                 replies += self._status_command(cmd)
             elif self._device.blocked:
@@ -574,21 +613,23 @@ class EscposEmulator(Emulator):
             self.unknown_commands.append(cmd)
 
     # -- text ------------------------------------------------------------------------------
-    def _table(self, page: int) -> dict[int, str]:
-        """A ``str.translate`` table from Latin-1 code points to the page's characters."""
+    def _table(self, page: int) -> str:
+        """A ``codecs.charmap_decode`` table: ASCII below 0x80, the page's characters above."""
         table = self._code_page_tables.get(page)
         if table is None:
             try:
                 chars = list(EscposTextEncoder._get_codepage_char_list(self._code_page_names[page]))
             except (LookupError, AssertionError):
                 chars = ["?"] * 128
-            table = {0x80 + index: char for index, char in enumerate(chars)}
+            upper = [chr(0x80 + index) for index in range(128)]
+            upper[: len(chars)] = [char if len(char) == 1 else "?" for char in chars[:128]]
+            table = "".join(chr(index) for index in range(128)) + "".join(upper)
             self._code_page_tables[page] = table
         return table
 
     def _decode(self, data: bytes) -> str:
-        # Bytes below 0x80 are ASCII on every page; the upper half comes from the page.
-        return data.decode("latin-1").translate(self._table(self._modes.code_page))
+        # A charmap table decodes in C; a line of a receipt is decoded many times a second.
+        return codecs.charmap_decode(data, "strict", self._table(self._modes.code_page))[0]
 
     def _char_dots(self, font: Font) -> int:
         columns = self.columns_b if font is Font.B else self.columns_a
@@ -621,6 +662,30 @@ class EscposEmulator(Emulator):
             else:
                 line.spans.append(Span(chunk, style))
             line.dots += char_dots * len(chunk)
+
+    def _whole_text_line(self, rx: bytearray, length: int) -> bool:
+        """Whether ``rx`` starts with text of ``length`` bytes and its LF, to print now."""
+        return (
+            rx[0] >= 0x20
+            and len(rx) > length
+            and rx[length] == LF
+            and self._line.empty
+            and not self._device.blocked
+        )
+
+    def _text_line(self, line: bytes) -> None:
+        """Print ``line`` (text and its LF) from an empty line buffer: the same paper as
+        ``_text`` then ``_line_feed``, without building the line buffer when it fits."""
+        style = self._modes.style()
+        char_dots = self._char_dots(style.font) * style.width
+        text = self._decode(line[:-1])
+        if len(text) * char_dots > self._area_dots():
+            self._text(line[:-1])  # wraps: the general way
+            self._line_feed()
+            return
+        modes = self._modes
+        columns = self._line_columns(style.font)
+        self.paper.add(TextLine([Span(text, style)], modes.align, columns, modes.line_spacing))
 
     def _tab(self) -> None:
         char_dots = self._char_dots(self._modes.font) * self._modes.width

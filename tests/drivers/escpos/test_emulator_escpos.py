@@ -113,6 +113,34 @@ def test_full_python_escpos_job_parses_the_same_however_it_is_split(split: str) 
     ]
 
 
+def test_whole_lines_print_the_same_paper_as_lines_fed_byte_by_byte() -> None:
+    # Whole text lines take a shorter way through the emulator; fed a byte at a time they
+    # go the general way. Both must leave exactly the same paper: styles, alignment,
+    # wrapping, code pages, columns and spacing.
+    p = dummy()
+    p.set(align="center", bold=True, double_width=True)
+    p.text("Bench Store Wien\n")
+    p.set(align="right", bold=False, normal_textsize=True, underline=1)
+    p.text(UNICODE_LINE + "\n")
+    p.set(align="left", underline=0, font="b")
+    p.text("x" * 80 + " wraps on font B\n")
+    p.set(font="a")
+    p.line_spacing(40)
+    p.text("=" * 42 + "\n")  # exactly the paper's width: no wrap
+    p.text("y" * 43 + "\n")  # one character too many: wraps
+    p.text("\n\n")
+    p.text("€ 9,99\n" * 3)
+    data = bytes(p.output)
+    whole, byte_by_byte = EscposEmulator(), EscposEmulator()
+
+    feed(whole, data, "whole")
+    feed(byte_by_byte, data, "bytes")
+
+    assert whole.paper.elements == byte_by_byte.paper.elements
+    assert len(whole.paper.elements) == 12
+    assert bytes(whole.printed_bytes) == data
+
+
 @pytest.mark.parametrize("split", SPLITS)
 def test_unicode_text_round_trips_through_magic_code_pages(split: str) -> None:
     p = dummy()
