@@ -6,12 +6,14 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 from drivers.errors import EncodingError
 from drivers.escpos.encoder import drawer_kick_bytes
-from posbridge.api.deps import RuntimeDep, receipt_printer_or_404
+from posbridge.api.deps import RuntimeDep, get_runtime, receipt_printer_or_404
+from posbridge.api.direct import direct_route, json_body, query_value
 from posbridge.api.errors import Problem
+from posbridge.api.security import require_token
 from posbridge.api.submit import accept_job
 from posbridge.jobs.models import JobKind
 from posbridge.receipts.document import (
@@ -31,6 +33,7 @@ router = APIRouter(tags=["printers"])
 WaitQuery = Annotated[
     float, Query(ge=0, le=300, description="Seconds to wait for the job to finish")
 ]
+_WAIT: TypeAdapter[float] = TypeAdapter(Annotated[float, Field(ge=0, le=300)])
 
 
 class FiscalPart(BaseModel):
@@ -96,7 +99,15 @@ async def receipt_document(runtime: Runtime, body: ReceiptRequest) -> ReceiptDoc
         raise Problem(status, exc.code, "Template error", str(exc)) from exc
 
 
-@router.post("/v1/printers/{device_id}/receipts", status_code=202)
+async def _receipt_request(request: Request) -> Response:
+    """``print_receipt`` served directly (``posbridge.api.direct``): the hottest route."""
+    await require_token(request)
+    wait = query_value(request, "wait", _WAIT, 0.0)
+    body = await json_body(request, ReceiptRequest)
+    runtime = await get_runtime(request)
+    return await print_receipt(request.path_params["device_id"], body, request, runtime, wait)
+
+
 async def print_receipt(
     device_id: str,
     body: ReceiptRequest,
@@ -118,6 +129,15 @@ async def print_receipt(
         raise Problem(422, exc.code, "Cannot print this receipt", str(exc)) from exc
     deadline = body.deadline_s or runtime.config.jobs.receipt_deadline_s
     return await accept_job(runtime, request, device, JobKind.RECEIPT, payload, deadline, wait)
+
+
+router.add_api_route(
+    "/v1/printers/{device_id}/receipts",
+    print_receipt,
+    methods=["POST"],
+    status_code=202,
+    route_class_override=direct_route(_receipt_request),
+)
 
 
 async def _signed(
