@@ -73,6 +73,17 @@ EXPIRED_DETAIL = "the job's deadline passed before it could be sent"
 _CURSOR_PREFIX = "v1:"
 # Statements are assembled from constants only (never from input); values are bound.
 _SELECT = "SELECT " + JOB_COLUMNS + " FROM jobs"  # noqa: S608
+_RETURNING = " RETURNING " + JOB_COLUMNS
+_INSERT_JOB = (
+    "INSERT INTO jobs (id, device_id, kind, state, created_at, updated_at, deadline_at,"  # noqa: S608
+    " bytes_total, idempotency_key, attempts, parts_total, units_total)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" + _RETURNING
+)
+# Followed by a WHERE condition (fixed text, values as parameters) and _RETURNING.
+_UPDATE_JOB = (
+    "UPDATE jobs SET state = ?, updated_at = ?, held_reason = ?, error_code = ?,"
+    " error_detail = ?, attempts = attempts + ? WHERE "
+)
 # Literal on purpose: SQLite uses the partial index jobs_open only for this exact term.
 _OPEN_SQL = "state IN ('queued', 'held')"
 assert {JobState.QUEUED, JobState.HELD} == OPEN_STATES
@@ -274,10 +285,10 @@ class JobStore:
         now_dt = self._clock()
         now = to_us(now_dt)
         job_id = new_job_id(now // 1000)
-        cur = conn.execute(
-            "INSERT INTO jobs (id, device_id, kind, state, created_at, updated_at, deadline_at,"
-            " bytes_total, idempotency_key, attempts, parts_total, units_total)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        # RETURNING: the answer is exactly what was committed (e.g. times at the stored
+        # microsecond precision), without a second statement to read it back.
+        (row,) = conn.execute(
+            _INSERT_JOB,
             (
                 job_id,
                 new.device_id,
@@ -292,16 +303,13 @@ class JobStore:
                 len(new.parts),
                 sum(part.units for part in new.parts),
             ),
-        )
-        seq = cur.lastrowid
-        assert seq is not None
+        ).fetchall()
+        job = row_to_job(row)
+        seq = job.seq
         conn.execute(
             "INSERT INTO payloads (job_seq, data, parts) VALUES (?, ?, ?)",
             (seq, new.payload, encode_parts(new.parts) if new.parts else None),
         )
-        # Read back rather than build: the answer must be exactly what was committed
-        # (e.g. times at the stored microsecond precision).
-        job = _select_job_by_seq(conn, seq)
         factory = new.response_factory or Job.to_public
         first = dict(factory(job))
         first_json = _dumps(first)
@@ -350,15 +358,15 @@ class JobStore:
         if not durable and (target is not JobState.DONE or allowed != {JobState.SENDING}):
             raise ValueError("only sending -> done may skip the fsync")
 
+        states = sorted(state.value for state in allowed)
+        where = f"id = ? AND state IN ({', '.join('?' * len(states))})"
+
         def txn(conn: sqlite3.Connection) -> Job:
-            job = _select_job(conn, job_id)
-            if job is None:
-                raise JobNotFound(job_id)
-            if job.state not in allowed:
-                raise InvalidTransition(job, target, allowed)
-            return self._apply(
+            # Compare and set in one statement; only a refusal needs a look at the job.
+            moved = self._update(
                 conn,
-                job,
+                where,
+                (job_id, *states),
                 target,
                 to_us(self._clock()),
                 held_reason=held_reason,
@@ -366,6 +374,12 @@ class JobStore:
                 error_detail=error_detail,
                 attempts_inc=attempts_inc,
             )
+            if moved is not None:
+                return moved
+            job = _select_job(conn, job_id)
+            if job is None:
+                raise JobNotFound(job_id)
+            raise InvalidTransition(job, target, allowed)
 
         return await self._writer.run(txn, durable=durable)
 
@@ -381,9 +395,37 @@ class JobStore:
         error_detail: str | None,
         attempts_inc: bool,
     ) -> Job:
-        conn.execute(
-            "UPDATE jobs SET state = ?, updated_at = ?, held_reason = ?, error_code = ?,"
-            " error_detail = ?, attempts = attempts + ? WHERE seq = ?",
+        updated = JobStore._update(
+            conn,
+            "seq = ?",
+            (job.seq,),
+            target,
+            now,
+            held_reason=held_reason,
+            error_code=error_code,
+            error_detail=error_detail,
+            attempts_inc=attempts_inc,
+        )
+        assert updated is not None and updated.state is target
+        return updated
+
+    @staticmethod
+    def _update(
+        conn: sqlite3.Connection,
+        where: str,
+        params: tuple[object, ...],
+        target: JobState,
+        now: int,
+        *,
+        held_reason: str | None,
+        error_code: str | None,
+        error_detail: str | None,
+        attempts_inc: bool,
+    ) -> Job | None:
+        """Move the job matching ``where`` to ``target``; the job as updated, or None
+        when no job matched."""
+        rows = conn.execute(
+            _UPDATE_JOB + where + _RETURNING,
             (
                 target.value,
                 now,
@@ -391,12 +433,10 @@ class JobStore:
                 error_code,
                 error_detail,
                 1 if attempts_inc else 0,
-                job.seq,
+                *params,
             ),
-        )
-        updated = _select_job_by_seq(conn, job.seq)
-        assert updated.state is target
-        return updated
+        ).fetchall()
+        return row_to_job(rows[0]) if rows else None
 
     async def expire_overdue(self, now: datetime) -> list[Job]:
         """Move every queued or held job whose deadline is before ``now`` to ``expired``."""
