@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import re
 
-__all__ = [
-    "DC4", "DLE", "ENQ", "EOT", "ESC", "FS", "GS", "LF", "command_length", "is_status_command",
-]
+__all__ = ["DC4", "DLE", "ENQ", "EOT", "ESC", "FS", "GS", "command_length", "is_status_command"]
 
 ESC, GS, DLE, FS = 0x1B, 0x1D, 0x10, 0x1C
 EOT, ENQ, DC4 = 0x04, 0x05, 0x14
-LF = 0x0A
 
 # Fixed-length commands: second byte -> total length. Longer forms are computed below.
 _ESC_FIXED: dict[int, int] = {

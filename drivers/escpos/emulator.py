@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import enum
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -28,17 +29,7 @@ from PIL import Image
 
 from drivers.emulation import Emulator
 from drivers.errors import InvalidURL, UnsupportedFeature
-from drivers.escpos._commands import (
-    DC4,
-    DLE,
-    EOT,
-    ESC,
-    FS,
-    GS,
-    LF,
-    command_length,
-    is_status_command,
-)
+from drivers.escpos._commands import DC4, DLE, EOT, ESC, FS, GS, command_length, is_status_command
 from drivers.escpos._images import bits_to_image, column_image, scaled
 from drivers.escpos._lib import EscposTextEncoder, get_profile
 from drivers.escpos.paper import (
@@ -133,6 +124,9 @@ def decode_code128(raw: bytes) -> str:
         i += 1
     return "".join(out)
 
+
+# Complete lines of printable text, each ending in LF.
+_TEXT_LINES = re.compile(rb"(?:[\x20-\xff]+\n)+")
 
 _STYLE_MODES = frozenset(
     ("font", "bold", "underline", "width", "height", "inverse", "upside_down", "double_strike")
@@ -300,12 +294,13 @@ class EscposEmulator(Emulator):
             length = command_length(rx)
             if length is None:
                 break
-            if self._whole_text_line(rx, length):
-                # A line of text and its LF, the bulk of a receipt: one step, not two.
-                line = bytes(rx[: length + 1])
-                del rx[: length + 1]
-                self.printed_bytes += line
-                self._text_line(line)
+            whole_lines = self._whole_text_lines(rx)
+            if whole_lines:
+                # Complete lines of text, the bulk of a receipt: printed in one step.
+                lines = bytes(rx[:whole_lines])
+                del rx[:whole_lines]
+                self.printed_bytes += lines
+                self._text_lines(lines)
                 continue
             cmd = bytes(rx[:length])
             del rx[:length]
@@ -643,10 +638,12 @@ class EscposEmulator(Emulator):
         return max(area, self._char_dots(Font.A))
 
     def _text(self, data: bytes) -> None:
+        self._put_text(self._decode(data))
+
+    def _put_text(self, text: str) -> None:
         style = self._modes.style()
         char_dots = self._char_dots(style.font) * style.width
         area = self._area_dots()
-        text = self._decode(data)
         # Whole runs of characters at a time: the line takes as many as fit, then wraps.
         while text:
             line = self._line
@@ -663,29 +660,29 @@ class EscposEmulator(Emulator):
                 line.spans.append(Span(chunk, style))
             line.dots += char_dots * len(chunk)
 
-    def _whole_text_line(self, rx: bytearray, length: int) -> bool:
-        """Whether ``rx`` starts with text of ``length`` bytes and its LF, to print now."""
-        return (
-            rx[0] >= 0x20
-            and len(rx) > length
-            and rx[length] == LF
-            and self._line.empty
-            and not self._device.blocked
-        )
+    def _whole_text_lines(self, rx: bytearray) -> int:
+        """How many bytes at the start of ``rx`` are complete lines of text (each ending
+        in LF) to print now from an empty line buffer; 0 if none."""
+        if rx[0] < 0x20 or not self._line.empty or self._device.blocked:
+            return 0
+        match = _TEXT_LINES.match(rx)
+        return 0 if match is None else match.end()
 
-    def _text_line(self, line: bytes) -> None:
-        """Print ``line`` (text and its LF) from an empty line buffer: the same paper as
-        ``_text`` then ``_line_feed``, without building the line buffer when it fits."""
-        style = self._modes.style()
-        char_dots = self._char_dots(style.font) * style.width
-        text = self._decode(line[:-1])
-        if len(text) * char_dots > self._area_dots():
-            self._text(line[:-1])  # wraps: the general way
-            self._line_feed()
-            return
+    def _text_lines(self, data: bytes) -> None:
+        """Print complete lines of text from an empty line buffer: the same paper as
+        ``_text`` then ``_line_feed`` for each, without the line buffer when a line fits."""
         modes = self._modes
+        style = modes.style()
+        char_dots = self._char_dots(style.font) * style.width
+        area = self._area_dots()
         columns = self._line_columns(style.font)
-        self.paper.add(TextLine([Span(text, style)], modes.align, columns, modes.line_spacing))
+        align, spacing = modes.align, modes.line_spacing
+        for line in self._decode(data[:-1]).split("\n"):
+            if len(line) * char_dots > area:
+                self._put_text(line)  # wraps: the general way
+                self._line_feed()
+            else:
+                self.paper.add(TextLine([Span(line, style)], align, columns, spacing))
 
     def _tab(self) -> None:
         char_dots = self._char_dots(self._modes.font) * self._modes.width
