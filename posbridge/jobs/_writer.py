@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import sqlite3
 import threading
@@ -34,6 +35,8 @@ from posbridge.jobs.models import StoreStats
 __all__ = ["ConnectionFactory", "GroupCommitWriter", "Reader"]
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 ConnectionFactory = Callable[[], sqlite3.Connection]
 
@@ -92,8 +95,18 @@ class GroupCommitWriter:
     Cancelling the awaiting task does not undo an operation that is already queued.
     """
 
-    def __init__(self, connect: ConnectionFactory, *, name: str = "posbridge-jobs-writer") -> None:
+    def __init__(
+        self,
+        connect: ConnectionFactory,
+        *,
+        name: str = "posbridge-jobs-writer",
+        after_first_batch: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> None:
+        """``after_first_batch`` runs once on the thread, outside any transaction, right
+        after the first batch (the store's opening) has committed: upkeep that need not
+        delay the opening. Its errors are logged, not raised: the store works without."""
         self._connect = connect
+        self._after_first_batch = after_first_batch
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._accepting = True
@@ -180,6 +193,9 @@ class GroupCommitWriter:
                     break
             if batch:
                 self._run_batch(conn, batch)
+                if self._after_first_batch is not None:
+                    self._upkeep(conn, self._after_first_batch)
+                    self._after_first_batch = None
             if stop:
                 self._shutdown(StoreClosed("the job store is closed"))
                 return
@@ -211,6 +227,13 @@ class GroupCommitWriter:
             error = batch_error if batch_error is not None else op.error
             with contextlib.suppress(RuntimeError):  # the caller's loop is already closed
                 op.loop.call_soon_threadsafe(_settle, op.future, op.result, error)
+
+    @staticmethod
+    def _upkeep(conn: sqlite3.Connection, task: Callable[[sqlite3.Connection], None]) -> None:
+        try:
+            task(conn)
+        except sqlite3.Error:
+            log.warning("job store upkeep failed; carrying on without it", exc_info=True)
 
     def _set_sync(self, conn: sqlite3.Connection, *, full: bool) -> None:
         # The pragma cannot change inside a transaction, so it is set per batch, and

@@ -25,6 +25,7 @@ from posbridge.jobs._schema import (
     connect_writer,
     encode_doubt,
     migrate,
+    reserve_wal,
     row_to_job,
     to_us,
 )
@@ -174,7 +175,10 @@ class JobStore:
         """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer = GroupCommitWriter(lambda: connect_writer(path))
+        wal = path.with_name(path.name + "-wal")
+        writer = GroupCommitWriter(
+            lambda: connect_writer(path), after_first_batch=lambda conn: reserve_wal(conn, wal)
+        )
         writer.start()
         store = cls(path, writer, Reader(lambda: connect_reader(path)), clock or _utcnow)
         try:

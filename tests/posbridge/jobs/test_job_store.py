@@ -65,7 +65,7 @@ async def test_submit_is_durable_across_reopen(tmp_path: Path) -> None:
     # A plain sqlite connection sees the settings the durability promise rests on.
     raw = sqlite3.connect(path)
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     raw.close()
 
     again = await JobStore.open(path)
@@ -569,3 +569,24 @@ def _done_then_die(path: Path) -> None:
         os._exit(9)  # no close, no checkpoint: as kill -9 would leave it
 
     asyncio.run(run())
+
+
+async def test_the_write_ahead_log_starts_at_its_working_size(tmp_path: Path) -> None:
+    # Commits overwrite the log instead of growing it from the first job on.
+    from posbridge.jobs._schema import WAL_WORKING_BYTES
+
+    path = tmp_path / "jobs.sqlite3"
+    wal = tmp_path / "jobs.sqlite3-wal"
+    store = await JobStore.open(path)
+    try:
+        await store.submit(receipt())  # the writer has done its upkeep before this batch
+        size = wal.stat().st_size
+        assert size >= WAL_WORKING_BYTES
+        for _ in range(20):
+            await store.submit(receipt())
+        assert wal.stat().st_size == size
+        raw = sqlite3.connect(path)
+        assert raw.execute("SELECT count(*) FROM wal_reserve").fetchone()[0] == 0
+        raw.close()
+    finally:
+        await store.aclose()
