@@ -85,12 +85,13 @@ def wrap(text: str, width: int) -> list[str]:
     if width < 1:
         raise ValueError(f"width must be at least 1, got {width}")
     text = _nfc(text)
+    words = text.lstrip(" ")  # after the indent, if any
     if (
         len(text) <= width
         and "\n" not in text
-        and "  " not in text
-        and not text.startswith(" ")
-        and not text.endswith(" ")
+        and words
+        and "  " not in words
+        and not words.endswith(" ")
     ):
         return [text]  # the usual receipt line: fits as it is, nothing to wrap or fold
     lines: list[str] = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from drivers.escpos.encoder import Font, TextSize
@@ -103,3 +105,15 @@ def test_line_columns_per_font_and_size(font: Font, size: TextSize, expected: in
     profile = load_profile("TM-T88V")
     assert (profile.columns_a, profile.columns_b) == (42, 56)
     assert line_columns(profile, font=font, size=size) == expected
+
+
+def test_lines_that_fit_take_the_short_way_with_the_same_result() -> None:
+    # wrap() returns a fitting line as it is; it must be what the word wrapper makes of it.
+    from posbridge.receipts.layout import _wrap_paragraph
+
+    rng = random.Random(7)
+    alphabet = "ab é€ "
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
+        width = rng.randint(1, 16)
+        assert wrap(text, width) == _wrap_paragraph(text, width), (text, width)
