@@ -17,6 +17,7 @@ from posbridge.api.security import require_token
 from posbridge.api.submit import accept_job
 from posbridge.jobs.models import JobKind
 from posbridge.receipts.document import (
+    MAX_BLOCKS,
     Align,
     Block,
     QrBlock,
@@ -53,7 +54,7 @@ class ReceiptRequest(BaseModel):
 
     template: Annotated[str | None, Field(max_length=64)] = None
     data: dict[str, Any] | None = None
-    blocks: Annotated[list[Block] | None, Field(min_length=1, max_length=2000)] = None
+    blocks: Annotated[list[Block] | None, Field(min_length=1, max_length=MAX_BLOCKS)] = None
     deadline_s: Annotated[float | None, Field(gt=0, le=7 * 86400)] = None
     fiscal: FiscalPart | None = None
 
@@ -88,7 +89,8 @@ class DrawerRequest(BaseModel):
 async def receipt_document(runtime: Runtime, body: ReceiptRequest) -> ReceiptDocument:
     """The document a request asks for, with template errors as 422s."""
     if body.blocks is not None:
-        return ReceiptDocument(blocks=body.blocks)
+        # The blocks were checked as part of the request (the image budget too): not again.
+        return ReceiptDocument.model_construct(blocks=body.blocks)
     assert body.template is not None
     try:
         # A retailer's template may loop over a lot of data; its output is capped, its
