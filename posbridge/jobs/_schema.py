@@ -22,6 +22,7 @@ __all__ = [
     "decode_doubt",
     "encode_doubt",
     "SCHEMA_VERSION",
+    "connect_here",
     "connect_reader",
     "connect_writer",
     "from_us",
@@ -233,6 +234,18 @@ def reserve_wal(conn: sqlite3.Connection, wal: Path) -> None:
         conn.execute("ROLLBACK")
         raise
     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def connect_here(path: Path) -> sqlite3.Connection:
+    """The second write connection, used on the event loop for commits that need no
+    fsync (``GroupCommitWriter.run_here``): it never waits for a lock and never
+    checkpoints (the writer thread's connection does that), so it never blocks the loop
+    for long."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 0")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    return conn
 
 
 def connect_reader(path: Path) -> sqlite3.Connection:

@@ -21,6 +21,7 @@ from typing import Any
 from posbridge.jobs._parts import decode_parts, encode_parts
 from posbridge.jobs._schema import (
     JOB_COLUMNS,
+    connect_here,
     connect_reader,
     connect_writer,
     encode_doubt,
@@ -177,7 +178,8 @@ class JobStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         wal = path.with_name(path.name + "-wal")
         writer = GroupCommitWriter(
-            lambda: connect_writer(path), after_first_batch=lambda conn: reserve_wal(conn, wal)
+            lambda: connect_writer(path), after_first_batch=lambda conn: reserve_wal(conn, wal),
+            connect_here=lambda: connect_here(path),
         )
         writer.start()
         store = cls(path, writer, Reader(lambda: connect_reader(path)), clock or _utcnow)
@@ -385,6 +387,11 @@ class JobStore:
                 raise JobNotFound(job_id)
             raise InvalidTransition(job, target, allowed)
 
+        if not durable:
+            # Usually nothing else is being written: then no thread hop for this one.
+            done = self._writer.run_here(txn)
+            if done is not None:
+                return done
         return await self._writer.run(txn, durable=durable)
 
     @staticmethod
@@ -666,3 +673,4 @@ class JobStore:
             return result
 
         return await self._reader.run(read)
+

@@ -590,3 +590,48 @@ async def test_the_write_ahead_log_starts_at_its_working_size(tmp_path: Path) ->
         raw.close()
     finally:
         await store.aclose()
+
+
+async def test_an_operation_without_fsync_runs_at_once_when_nobody_writes(
+    tmp_path: Path,
+) -> None:
+    from posbridge.jobs._schema import connect_here, connect_writer
+    from posbridge.jobs._writer import GroupCommitWriter
+
+    path = tmp_path / "jobs.sqlite3"
+    writer = GroupCommitWriter(
+        lambda: connect_writer(path), connect_here=lambda: connect_here(path)
+    )
+    writer.start()
+    await writer.run(lambda conn: conn.execute("CREATE TABLE t (x INTEGER)"))
+    here = threading.get_ident()
+
+    def insert(conn: sqlite3.Connection) -> tuple[int, int]:
+        conn.execute("INSERT INTO t VALUES (1)")
+        return threading.get_ident(), int(conn.execute("PRAGMA synchronous").fetchone()[0])
+
+    try:
+        assert writer.run_here(insert) == (here, 1)  # this thread, synchronous=NORMAL
+        raw = sqlite3.connect(path)
+        assert raw.execute("SELECT x FROM t").fetchall() == [(1,)]  # committed
+
+        # While the writer thread is writing, nothing runs here and nothing is done.
+        release = threading.Event()
+        busy = asyncio.ensure_future(writer.run(lambda conn: release.wait(10)))
+        await asyncio.sleep(0.05)
+        assert writer.run_here(lambda conn: conn.execute("INSERT INTO t VALUES (2)")) is None
+        release.set()
+        await busy
+
+        # A failing operation is rolled back and its error reaches the caller.
+        def fail(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO t VALUES (3)")
+            raise ValueError("refused")
+
+        with pytest.raises(ValueError, match="refused"):
+            writer.run_here(fail)
+        assert raw.execute("SELECT x FROM t").fetchall() == [(1,)]
+        raw.close()
+    finally:
+        writer.close()
+        await writer.wait_closed()
