@@ -7,9 +7,7 @@ committed in one transaction, and only then does the client get its 202.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import logging
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -22,8 +20,6 @@ from posbridge.jobs.models import TERMINAL, Job, JobKind, JobState, NewJob, Part
 from posbridge.runtime import Runtime
 
 __all__ = ["accept_job", "job_response", "wait_for_job"]
-
-log = logging.getLogger(__name__)
 
 _KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
 SETTLED = TERMINAL | {JobState.IN_DOUBT}
@@ -95,10 +91,8 @@ async def accept_job(
         body = await request.body()
         fingerprint = hashlib.sha256(body).hexdigest()
     worker = runtime.workers[device.id]
-    # An idle printer takes the job at once: committed straight as 'sending', while the
-    # status it pushed is read (if it cannot print after all, the job goes the usual way).
-    claimed = not parts and worker.claim()
-    ready = asyncio.ensure_future(worker.claim_ready()) if claimed else None
+    # An idle, ready printer takes the job at once: committed straight as 'sending'.
+    claimed = not parts and await worker.try_claim()
     new = NewJob(
         device_id=device.id,
         kind=kind,
@@ -113,16 +107,14 @@ async def accept_job(
     try:
         result = await runtime.store.submit(new)
     except BaseException as exc:
-        if ready is not None:
-            await _settle(ready)
+        if claimed:
             worker.release()
         if isinstance(exc, IdempotencyConflict):
             raise Problem(409, exc.code, "Idempotency key reused", str(exc)) from exc
         raise
+    if result.replayed and claimed:
+        worker.release()
     if result.replayed:
-        if ready is not None:
-            await _settle(ready)
-            worker.release()
         return Response(
             result.first_response_json,
             status_code=202,
@@ -130,27 +122,13 @@ async def accept_job(
             headers={"Location": f"/v1/jobs/{result.job.id}", "Idempotent-Replayed": "true"},
         )
     runtime.notifier.changed(result.job)
-    job = result.job
-    sent_at_once = ready is not None and await _settle(ready)
-    if sent_at_once:
-        worker.send_claimed(job, payload)
-    elif ready is not None:
-        job = await worker.unclaim(job, payload)
+    if claimed:
+        worker.send_claimed(result.job, payload)
     else:
-        worker.offer(job.id, payload)
+        worker.offer(result.job.id, payload)
+    job = result.job
     if wait > 0:
-        # A job sent at once is only touched by its worker after send_claimed, which
-        # cannot run before the watch is set up (no await in between), so the committed
-        # job is current.
-        job = await wait_for_job(runtime, job.id, wait, job if sent_at_once else None) or job
+        # A claimed job is only touched by its worker after send_claimed, which cannot run
+        # before the watch is set up (no await in between), so the committed job is current.
+        job = await wait_for_job(runtime, job.id, wait, job if claimed else None) or job
     return job_response(job)
-
-
-async def _settle(ready: asyncio.Future[bool]) -> bool:
-    """The outcome of ``claim_ready``; False if it failed: the job then queues, and is
-    sent the usual way, rather than stay 'sending' with nobody to send it."""
-    try:
-        return await ready
-    except Exception:
-        log.exception("reading the printer's status for a new job failed; it queues")
-        return False

@@ -18,12 +18,10 @@ pace instead of at one round of commits per receipt. The price: if the link brea
 the middle of such a write, every job of that write is ``in_doubt``, since nobody can
 tell which of them printed.
 
-When the printer is idle and nothing waits, a new job skips the queue: the request
-claims the printer (``claim``), commits the job straight as ``sending`` while the status
-the printer pushed is read (``claim_ready``), and hands it over (``send_claimed``),
-saving a commit and a look at the store. If the printer turned out unable to print, the
-job goes back to the queue (``unclaim``): nothing was sent. A crash between that commit
-and the write reports the job ``in_doubt``: never a silent reprint.
+When the printer is idle and ready (by the status it pushed) and nothing waits, a new
+job skips the queue: the request commits it straight as ``sending`` (``try_claim``) and
+hands it over (``send_claimed``), saving a commit and a look at the store. A crash
+between that commit and the write reports the job ``in_doubt``: never a silent reprint.
 """
 
 from __future__ import annotations
@@ -95,48 +93,26 @@ class DeviceWorker:
         self._known_empty = False
         self._wake.set()
 
-    def claim(self) -> bool:
-        """Whether a new job may skip the queue, by what is known without asking: nothing
-        waits, nothing is being sent, and the printer pushes its status. If True, the
-        caller commits the job as 'sending' while ``claim_ready`` reads that status, then
-        calls ``send_claimed`` or ``unclaim`` (or ``release`` if it committed nothing)."""
+    async def try_claim(self) -> bool:
+        """Whether a new job may skip the queue: nothing waits, nothing is being sent, and
+        the printer, by what it pushed last, can print. If True, the caller commits the job
+        as 'sending' and then calls ``send_claimed`` (or ``release`` if it did not)."""
         device = self.device
         if self._stopping or self._busy or not self._known_empty or device.lock.locked():
             return False
         if not device.pushes_status:
             return False  # without pushed status, readiness needs a round trip anyway
         self._busy = True
-        return True
-
-    async def claim_ready(self) -> bool:
-        """Whether the claimed printer can print now, by the status it pushed last (and
-        still nothing else waits)."""
         try:
-            async with self.device.lock:
-                status = await self.device.current_status()
+            async with device.lock:
+                status = await device.current_status()
         except DeviceError:
-            return False
-        return status.blocking_reason is None and self._known_empty
-
-    async def try_claim(self) -> bool:
-        """``claim`` and ``claim_ready`` one after the other (released if not ready)."""
-        if not self.claim():
-            return False
-        if await self.claim_ready():
-            return True
-        self.release()
-        return False
-
-    async def unclaim(self, job: Job, payload: bytes) -> Job:
-        """A claimed job, committed as 'sending', that the printer cannot take now: nothing
-        was sent, so it goes back to the queue and on the usual way (held while the
-        printer cannot print). Returns the job as it is now."""
-        try:
-            moved = await self._transition(job, JobState.QUEUED, expect={JobState.SENDING})
-        finally:
             self.release()
-            self.offer(job.id, payload)
-        return moved or job
+            return False
+        if status.blocking_reason is not None or not self._known_empty:
+            self.release()
+            return False
+        return True
 
     def release(self) -> None:
         """Give up a claim: the job goes the usual way."""

@@ -11,7 +11,7 @@ from posbridge.events import EventBus
 from posbridge.jobs.errors import JobStoreError
 from posbridge.jobs.models import Job, JobKind, JobState, NewJob
 from posbridge.jobs.store import JobStore
-from posbridge.jobs.waiters import JobWaiters, Watch
+from posbridge.jobs.waiters import JobWaiters
 from posbridge.jobs.worker import DeviceWorker, JobNotifier
 
 
@@ -114,48 +114,3 @@ async def test_an_idle_ready_printer_takes_a_claimed_job_at_once(tmp_path: Path)
         await devices.aclose()
         await store.aclose()
 
-
-
-async def test_a_claimed_job_goes_back_to_the_queue_if_the_printer_cannot_print(
-    tmp_path: Path,
-) -> None:
-    # The claim is made before the printer's pushed status is read; paper ran out just
-    # before. The job, committed as 'sending', must not be sent: it queues, is held, and
-    # prints once when the paper is back.
-    store = await JobStore.open(tmp_path / "jobs.sqlite3")
-    waiters = JobWaiters()
-    worker, devices = await _worker(store, waiters)
-    device = devices.printers()["r"]
-    async with device.lock:
-        await device.refresh_status()  # connects, and turns pushed status on
-    emulator = device.emulator()
-    assert emulator is not None
-    task = asyncio.create_task(worker.run())
-    try:
-        async with asyncio.timeout(5):
-            while not worker.claim():  # noqa: ASYNC110 - the worker's first look is polled
-                await asyncio.sleep(0.01)
-        emulator.apply_faults({"paper": "out"})
-        ready = asyncio.ensure_future(worker.claim_ready())
-        accepted = await store.submit(NewJob("r", JobKind.RAW, b"late\n", sending=True))
-        assert not await ready
-        with waiters.watch(accepted.job.id) as watch:
-            back = await worker.unclaim(accepted.job, b"late\n")
-            assert back.state is JobState.QUEUED
-            await _until(watch, JobState.HELD)
-            assert emulator.output_text() == ""
-            emulator.apply_faults({"paper": "ok"})
-            await _until(watch, JobState.DONE)
-        assert emulator.output_text().count("late") == 1
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 5)
-        await devices.aclose()
-        await store.aclose()
-
-
-async def _until(watch: Watch, state: JobState) -> None:
-    async with asyncio.timeout(5):
-        while watch.latest is None or watch.latest.state is not state:
-            await watch.event.wait()
-            watch.event.clear()
