@@ -69,6 +69,12 @@ class EmulatorSession:
         del self._inbox[:max_bytes]
         return chunk
 
+    def take(self) -> bytes:
+        """Whatever device→host bytes are queued, without waiting (b"" if none)."""
+        chunk = bytes(self._inbox)
+        self._inbox.clear()
+        return chunk
+
     def push(self, data: bytes) -> None:
         """Queue device→host bytes (replies and unsolicited status)."""
         self._inbox += data

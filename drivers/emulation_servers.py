@@ -42,8 +42,12 @@ async def _session_to_sink(session: EmulatorSession, sink: asyncio.StreamWriter)
         await sink.drain()
 
 
-async def _source_to_session(source: asyncio.StreamReader, session: EmulatorSession) -> None:
-    """Host→device: feed the emulator until the client hangs up or the session closes."""
+async def _source_to_session(
+    source: asyncio.StreamReader, session: EmulatorSession, sink: asyncio.StreamWriter
+) -> None:
+    """Host→device: feed the emulator until the client hangs up or the session closes.
+    The answers to what was fed go out at once (a status reply is awaited by the host);
+    what the device says by itself goes through ``_session_to_sink``."""
     while True:
         data = await source.read(_CHUNK)
         if not data:
@@ -52,6 +56,10 @@ async def _source_to_session(source: asyncio.StreamReader, session: EmulatorSess
             await session.write(data)
         except ConnectionLost:
             return
+        replies = session.take()
+        if replies:
+            sink.write(replies)
+            await sink.drain()
 
 
 async def _serve_client(
@@ -66,7 +74,7 @@ async def _serve_client(
             await writer.wait_closed()
         return
     pumps = [
-        asyncio.create_task(_source_to_session(reader, session)),
+        asyncio.create_task(_source_to_session(reader, session, writer)),
         asyncio.create_task(_session_to_sink(session, writer)),
     ]
     try:
