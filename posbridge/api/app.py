@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 
 from posbridge import __version__
+from posbridge.api.direct import DirectRoutes
 from posbridge.api.errors import install_error_handlers
 from posbridge.api.events import events_router
 from posbridge.api.routes import (
@@ -41,6 +42,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     for module in (devices, printers, hangtags, catalog, scans, fiscal, jobs, emulators, receipts):
         app.include_router(module.router, dependencies=protected)
     app.include_router(events_router(lambda connection: connection.app.state.runtime.events))
+    # Inside the security checks (middleware added later wraps what came before).
+    app.add_middleware(DirectRoutes, routes=[printers.RECEIPTS])
     server = runtime.config.server
     app.add_middleware(
         SecurityMiddleware,

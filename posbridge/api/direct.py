@@ -1,28 +1,34 @@
-"""Routes served without FastAPI's per-request parameter machinery.
+"""Routes served without FastAPI's per-request machinery.
 
-For every request FastAPI sniffs the content type, decodes the JSON body into Python
-objects, walks the route's dependency graph and only then validates. For the receipt a
-till posts with every sale, that costs more than validating and rendering the receipt.
-A route made with :func:`direct_route` is declared like any other (its endpoint's
-signature is what ``/docs`` shows), but its requests go to a handler that does the same
-checks by hand: the token (``require_token``, called directly), query values through a pydantic
+For every request FastAPI walks its middleware and its route table, sniffs the content
+type, decodes the JSON body into Python objects, walks the route's dependency graph and
+only then validates. For the receipt a till posts with every sale, that costs more than
+validating and rendering the receipt. A :class:`DirectRoute` is declared in its router
+like any other (``add_to`` gives it its endpoint, whose signature is what ``/docs``
+shows), but its requests are served by :class:`DirectRoutes`, a middleware inside
+``SecurityMiddleware``, straight from its handler. The handler does the endpoint's checks
+by hand: the token (``require_token``, called directly), query values through a pydantic
 ``TypeAdapter`` (:func:`query_value`), and the body validated by pydantic straight from
 its bytes (:func:`json_body`). Errors are the same ``RequestValidationError`` (with the
-same ``body.…``/``query.…`` locations) that FastAPI raises, so clients see the same
-problem+json.
+same ``body.…``/``query.…`` locations) that FastAPI raises, rendered by the app's own
+exception handlers, so clients see the same problem+json.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from re import Pattern
 from typing import Any, TypeVar
 
-from fastapi import Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["direct_route", "json_body", "query_value"]
+__all__ = ["DirectRoute", "DirectRoutes", "json_body", "query_value"]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 T = TypeVar("T")
@@ -30,17 +36,82 @@ T = TypeVar("T")
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
-def direct_route(handler: Handler) -> type[APIRoute]:
-    """A route class whose requests ``handler`` serves; the endpoint only documents.
+@dataclass(frozen=True)
+class DirectRoute:
+    """``method path`` served by ``handler``, which must check everything its documenting
+    endpoint declares, the token first."""
 
-    The handler must check everything the endpoint's signature declares, the token first.
-    """
+    method: str
+    path: str
+    handler: Handler
+    _regex: Pattern[str] = field(init=False, repr=False, compare=False)
 
-    class DirectRoute(APIRoute):
-        def get_route_handler(self) -> Handler:
-            return handler
+    def __post_init__(self) -> None:
+        regex, _, _ = compile_path(self.path)
+        object.__setattr__(self, "_regex", regex)
 
-    return DirectRoute
+    def match(self, scope: Scope) -> dict[str, str] | None:
+        """The path parameters if ``scope`` is a request for this route, else None."""
+        if scope["method"] != self.method:
+            return None
+        found = self._regex.match(scope["path"])
+        return None if found is None else found.groupdict()
+
+    def add_to(self, router: APIRouter, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        """Declare the route in ``router`` with ``endpoint`` (for ``/docs``); should a
+        request reach the router after all, the handler serves it there too."""
+        handler = self.handler
+
+        class _Served(APIRoute):
+            def get_route_handler(self) -> Handler:
+                return handler
+
+        router.add_api_route(
+            self.path, endpoint, methods=[self.method], route_class_override=_Served, **kwargs
+        )
+
+
+class DirectRoutes:
+    """ASGI middleware: requests for ``routes`` go straight to their handlers, past
+    FastAPI's routing; their errors are rendered by the app's exception handlers. Put it
+    inside ``SecurityMiddleware``: it checks nothing itself."""
+
+    def __init__(self, app: ASGIApp, *, routes: Sequence[DirectRoute]) -> None:
+        self.app = app
+        self.routes = tuple(routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for route in self.routes:
+                params = route.match(scope)
+                if params is not None:
+                    scope["path_params"] = params
+                    await self._serve(route, scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _serve(route: DirectRoute, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        try:
+            response = await route.handler(request)
+        except Exception as exc:
+            render = _exception_handler(scope["app"], exc)
+            if render is None:
+                raise
+            response = await render(request, exc)
+        await response(scope, receive, send)
+
+
+def _exception_handler(
+    app: FastAPI, exc: Exception
+) -> Callable[[Request, Exception], Coroutine[Any, Any, Response]] | None:
+    """The handler the app registered for ``exc``'s class or its nearest base."""
+    for cls in type(exc).__mro__:
+        handler = app.exception_handlers.get(cls)
+        if handler is not None:
+            return handler  # type: ignore[return-value]
+    return None
 
 
 def query_value(request: Request, name: str, adapter: TypeAdapter[T], default: T) -> T:

@@ -47,7 +47,7 @@ def test_bad_input_gets_clear_4xx_and_nothing_happens(tmp_path: Path) -> None:
             client.post(RECEIPTS, json={"blocks": [{"type": "feed"}] * 1001}),
             422, "invalid_request",
         )
-        assert body["errors"][0]["loc"] == "body.blocks", body
+        assert "body.blocks:" in str(body["detail"]), body
         huge = b'{"blocks": [{"type": "text", "text": "' + b"x" * (2 * 1024 * 1024 + 4096) + b'"}]}'
         _problem(client.post(RECEIPTS, content=huge, headers=json_headers), 413, "body_too_large")
         _problem(client.post("/v1/printers/nope/receipts", json=small_receipt("x")),

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator,
 from drivers.errors import EncodingError
 from drivers.escpos.encoder import drawer_kick_bytes
 from posbridge.api.deps import RuntimeDep, get_runtime, receipt_printer_or_404
-from posbridge.api.direct import direct_route, json_body, query_value
+from posbridge.api.direct import DirectRoute, json_body, query_value
 from posbridge.api.errors import Problem
 from posbridge.api.security import require_token
 from posbridge.api.submit import accept_job
@@ -102,7 +102,7 @@ async def receipt_document(runtime: Runtime, body: ReceiptRequest) -> ReceiptDoc
 
 
 async def _receipt_request(request: Request) -> Response:
-    """``print_receipt`` served directly (``posbridge.api.direct``): the hottest route."""
+    """``print_receipt`` with its parameters checked by hand (see ``RECEIPTS``)."""
     await require_token(request)
     wait = query_value(request, "wait", _WAIT, 0.0)
     body = await json_body(request, ReceiptRequest)
@@ -133,13 +133,9 @@ async def print_receipt(
     return await accept_job(runtime, request, device, JobKind.RECEIPT, payload, deadline, wait)
 
 
-router.add_api_route(
-    "/v1/printers/{device_id}/receipts",
-    print_receipt,
-    methods=["POST"],
-    status_code=202,
-    route_class_override=direct_route(_receipt_request),
-)
+RECEIPTS = DirectRoute("POST", "/v1/printers/{device_id}/receipts", _receipt_request)
+"""The hottest route, served directly (``posbridge.api.direct``)."""
+RECEIPTS.add_to(router, print_receipt, status_code=202)
 
 
 async def _signed(

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from posbridge.api.direct import direct_route, json_body, query_value
+from posbridge.api.direct import DirectRoute, DirectRoutes, json_body, query_value
 from posbridge.api.errors import install_error_handlers
 from posbridge.api.security import require_token
 
@@ -45,26 +45,27 @@ async def direct_documents(request: Request) -> Response:
     return await documents(request.path_params["name"], body, wait)
 
 
-def build_app() -> FastAPI:
+DIRECT = DirectRoute("POST", "/direct/{name}", direct_documents)
+
+
+def build_app(*, middleware: bool = True) -> FastAPI:
     # As the daemon does: routes on a router, the token a dependency of the whole router.
     router = APIRouter()
     router.add_api_route("/fastapi/{name}", documents, methods=["POST"])
-    router.add_api_route(
-        "/direct/{name}",
-        documents,
-        methods=["POST"],
-        route_class_override=direct_route(direct_documents),
-    )
+    DIRECT.add_to(router, documents)
     app = FastAPI()
     app.state.token = TOKEN
     install_error_handlers(app)
     app.include_router(router, dependencies=[Depends(require_token)])
+    if middleware:
+        app.add_middleware(DirectRoutes, routes=[DIRECT])
     return app
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=build_app())
+@pytest.fixture(params=["middleware", "router"])
+async def client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+    # Served by the middleware, or (without it) by the route in the router: the same.
+    transport = httpx.ASGITransport(app=build_app(middleware=request.param == "middleware"))
     async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
         yield c
 
@@ -129,3 +130,26 @@ async def test_the_direct_route_is_documented_like_the_other(client: httpx.Async
         "$ref": "#/components/schemas/Document"
     }
     assert [p["name"] for p in direct_doc["parameters"]] == ["name", "wait"]
+
+
+async def test_the_middleware_serves_only_its_method_and_path() -> None:
+    served: list[str] = []
+
+    async def handler(request: Request) -> Response:
+        served.append(request.path_params["name"])
+        return JSONResponse({"served": True})
+
+    async def fallback(scope: Any, receive: Any, send: Any) -> None:
+        served.append("fallback " + scope["method"] + " " + scope["path"])
+        await JSONResponse({"served": False})(scope, receive, send)
+
+    app = DirectRoutes(fallback, routes=[DirectRoute("POST", "/direct/{name}", handler)])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
+        assert (await c.post("/direct/a%20b")).json() == {"served": True}
+        assert (await c.get("/direct/x")).json() == {"served": False}
+        assert (await c.post("/direct/x/more")).json() == {"served": False}
+        assert (await c.post("/elsewhere")).json() == {"served": False}
+    assert served == [
+        "a b", "fallback GET /direct/x", "fallback POST /direct/x/more", "fallback POST /elsewhere"
+    ]
