@@ -242,15 +242,21 @@ class GroupCommitWriter:
                     break
             if batch:
                 with self._writing:
-                    self._run_batch(conn, batch)
+                    error = self._commit_batch(conn, batch)
+                # Answered once the lock is free: an answer may lead to run_here at once.
+                self._settle_batch(batch, error)
                 if self._after_first_batch is not None:
-                    self._upkeep(conn, self._after_first_batch)
+                    with self._writing:
+                        self._upkeep(conn, self._after_first_batch)
                     self._after_first_batch = None
             if stop:
                 self._shutdown(StoreClosed("the job store is closed"))
                 return
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Op[Any]]) -> None:
+    def _commit_batch(
+        self, conn: sqlite3.Connection, batch: list[_Op[Any]]
+    ) -> BaseException | None:
+        """Run and commit the batch; the error that failed the whole batch, if any."""
         batch_error: BaseException | None = None
         try:
             self._set_sync(conn, full=any(op.durable for op in batch))
@@ -273,6 +279,10 @@ class GroupCommitWriter:
             else:
                 c.failed_commits += 1
                 c.failed_ops += len(batch)
+        return batch_error
+
+    @staticmethod
+    def _settle_batch(batch: list[_Op[Any]], batch_error: BaseException | None) -> None:
         for op in batch:
             error = batch_error if batch_error is not None else op.error
             with contextlib.suppress(RuntimeError):  # the caller's loop is already closed
@@ -300,7 +310,7 @@ class GroupCommitWriter:
         except Exception as exc:  # noqa: BLE001 - handed to the caller, not swallowed
             op.error = _translate(exc)
             # Some sqlite errors (disk full, I/O) abort the whole transaction; then the
-            # savepoint is gone and the batch must fail as one (raised to _run_batch).
+            # savepoint is gone and the batch must fail as one (raised to _commit_batch).
             conn.execute("ROLLBACK TO op")
         conn.execute("RELEASE op")
 
