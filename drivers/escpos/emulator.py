@@ -11,7 +11,10 @@ groups, as on the real printer:
   as soon as the fault clears.
 
 Printed output goes to a ``Paper`` (``drivers.escpos.paper``), which ``output_text`` and
-``output_png`` render. Status bytes follow Epson TM-T88V (fixed bits 0x12, see
+``output_png`` render. Like a real printer, which answers real-time status while it is
+still printing what came before, the emulator lays print data out on the paper when the
+paper is looked at, not as it arrives; only a drawer kick, which changes the status,
+takes effect at once. Status bytes follow Epson TM-T88V (fixed bits 0x12, see
 ``drivers.escpos.status`` for the layouts).
 """
 
@@ -21,6 +24,7 @@ import asyncio
 import codecs
 import enum
 import re
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -127,6 +131,9 @@ def decode_code128(raw: bytes) -> str:
 
 # Complete lines of printable text, each ending in LF.
 _TEXT_LINES = re.compile(rb"(?:[\x20-\xff]+\n)+")
+_LF = 0x0A
+# Print data that changes what the printer reports: it takes effect as it arrives.
+_DRAWER_KICK = b"\x1bp"
 
 _STYLE_MODES = frozenset(
     ("font", "bold", "underline", "width", "height", "inverse", "upside_down", "double_strike")
@@ -267,14 +274,14 @@ class EscposEmulator(Emulator):
         self._code_page_names = {int(num): name for name, num in profile.get_code_pages().items()}
         self._code_page_tables: dict[int, str] = {}
 
-        self.paper = Paper()
-        self.printed_bytes = bytearray()
-        """Every print-data byte printed so far, in order (status commands excluded)."""
+        self._paper = Paper()
+        self._printed_bytes = bytearray()
         self.drawer_pulses: list[DrawerPulse] = []
-        self.unknown_commands: list[bytes] = []
-        """Commands the emulator skipped because it does not know them (first bytes)."""
-        self.cuts = 0
+        self._unknown_commands: list[bytes] = []
+        self._cuts = 0
         self._rx = bytearray()
+        self._unprinted: deque[bytes] = deque()
+        self._printing = False
         self._held: list[bytes] = []
         self._modes = _Modes()
         self._line = _Line()
@@ -286,7 +293,12 @@ class EscposEmulator(Emulator):
 
     # -- Emulator surface ----------------------------------------------------------------
     def receive(self, data: bytes) -> bytes:
-        """Consume host bytes split anywhere; return the status replies they asked for."""
+        """Consume host bytes split anywhere; return the status replies they asked for.
+
+        Status commands are answered now, in order with the data around them; print data
+        goes onto the paper when someone looks at it (``paper``, ``output_text``, ...), as
+        a printer answers real-time status while it still prints what came before.
+        Print data that changes the status (a drawer kick) takes effect now."""
         rx = self._rx
         rx += data
         replies = bytearray()
@@ -294,23 +306,58 @@ class EscposEmulator(Emulator):
             length = command_length(rx)
             if length is None:
                 break
-            whole_lines = self._whole_text_lines(rx)
-            if whole_lines:
-                # Complete lines of text, the bulk of a receipt: printed in one step.
-                lines = bytes(rx[:whole_lines])
-                del rx[:whole_lines]
-                self.printed_bytes += lines
-                self._text_lines(lines)
-                continue
+            if rx[0] >= 0x20:
+                # Complete lines of text, the bulk of a receipt, travel as one command.
+                lines = _TEXT_LINES.match(rx)
+                if lines is not None:
+                    length = lines.end()
             cmd = bytes(rx[:length])
             del rx[:length]
             if is_status_command(cmd):
                 replies += self._status_command(cmd)
             elif self._device.blocked:
                 self._held.append(cmd)
-            else:
+            elif cmd.startswith(_DRAWER_KICK):
+                self._print_pending()
                 self._print_command(cmd)
+            else:
+                self._unprinted.append(cmd)
         return bytes(replies)
+
+    @property
+    def paper(self) -> Paper:
+        """Everything printed since the last tear-off."""
+        self._print_pending()
+        return self._paper
+
+    @property
+    def printed_bytes(self) -> bytes:
+        """Every print-data byte printed so far, in order (status commands excluded)."""
+        self._print_pending()
+        return bytes(self._printed_bytes)
+
+    @property
+    def unknown_commands(self) -> list[bytes]:
+        """Commands the emulator skipped because it does not know them (first bytes)."""
+        self._print_pending()
+        return self._unknown_commands
+
+    @property
+    def cuts(self) -> int:
+        self._print_pending()
+        return self._cuts
+
+    def _print_pending(self) -> None:
+        """Print the print data received so far, in order (once: a command printed while
+        this runs, such as a drawer kick, has printed what came before it already)."""
+        if self._printing:
+            return
+        self._printing = True
+        try:
+            while self._unprinted:
+                self._print_command(self._unprinted.popleft())
+        finally:
+            self._printing = False
 
     def check_device_fault(self, key: str, value: str) -> None:
         self._parse_fault(key, value)
@@ -385,11 +432,12 @@ class EscposEmulator(Emulator):
         return render_png(self.paper, self.width_px, self.columns_a, self.columns_b)
 
     def clear_output(self) -> None:
-        self.paper.clear()
-        self.printed_bytes.clear()
+        self._print_pending()  # what was sent before the tear-off is on the torn-off part
+        self._paper.clear()
+        self._printed_bytes.clear()
         self.drawer_pulses.clear()
-        self.unknown_commands.clear()
-        self.cuts = 0
+        self._unknown_commands.clear()
+        self._cuts = 0
 
     # -- status ----------------------------------------------------------------------------
     def printer_status(self) -> PrinterStatus:
@@ -469,7 +517,7 @@ class EscposEmulator(Emulator):
             if second == DC4 and cmd[2] == 1:  # real-time drawer pulse: DLE DC4 1 m t
                 self._drawer_pulse(pin=2 if cmd[3] == 0 else 5, on_ms=cmd[4] * 100)
             elif second == DC4 and cmd[2] not in (2, 8):
-                self.unknown_commands.append(cmd[:3])
+                self._unknown_commands.append(cmd[:3])
             return b""  # DLE ENQ (recover / clear buffers) has no reply
         n = cmd[2]
         if second == ord("a"):
@@ -498,26 +546,30 @@ class EscposEmulator(Emulator):
         }
         text = texts.get(n)
         if text is None:
-            self.unknown_commands.append(b"\x1dI" + bytes((n,)))
+            self._unknown_commands.append(b"\x1dI" + bytes((n,)))
             return b""
         return b"_" + text.encode("ascii", "replace") + b"\x00"
 
     # -- print data ------------------------------------------------------------------------
     def _release_held(self) -> None:
         """Print data held while the printer could not print, once it can."""
+        self._print_pending()  # it came before the held data
         while self._held and not self._device.blocked:
             self._print_command(self._held.pop(0))
 
     def _print_command(self, cmd: bytes) -> None:
-        self.printed_bytes += cmd
+        self._printed_bytes += cmd
         first = cmd[0]
         if first >= 0x20:
-            self._text(cmd)
+            if cmd[-1] == _LF:
+                self._print_lines(cmd)
+            else:
+                self._text(cmd)
             return
         key = bytes(cmd[:2]) if first in (ESC, GS, FS) and len(cmd) >= 2 else bytes(cmd[:1])
         handler = self._handlers.get(key)
         if handler is None:
-            self.unknown_commands.append(key)
+            self._unknown_commands.append(key)
             return
         handler(cmd)
 
@@ -605,7 +657,7 @@ class EscposEmulator(Emulator):
         if cmd[2] in self._code_page_names:
             self._modes.code_page = cmd[2]
         else:
-            self.unknown_commands.append(cmd)
+            self._unknown_commands.append(cmd)
 
     # -- text ------------------------------------------------------------------------------
     def _table(self, page: int) -> str:
@@ -660,13 +712,16 @@ class EscposEmulator(Emulator):
                 line.spans.append(Span(chunk, style))
             line.dots += char_dots * len(chunk)
 
-    def _whole_text_lines(self, rx: bytearray) -> int:
-        """How many bytes at the start of ``rx`` are complete lines of text (each ending
-        in LF) to print now from an empty line buffer; 0 if none."""
-        if rx[0] < 0x20 or not self._line.empty or self._device.blocked:
-            return 0
-        match = _TEXT_LINES.match(rx)
-        return 0 if match is None else match.end()
+    def _print_lines(self, data: bytes) -> None:
+        """Print complete lines of text (each ending in LF)."""
+        if not self._line.empty:  # the first line ends what the line buffer holds
+            end = data.index(b"\n")
+            self._text(data[:end])
+            self._line_feed()
+            data = data[end + 1 :]
+            if not data:
+                return
+        self._text_lines(data)
 
     def _text_lines(self, data: bytes) -> None:
         """Print complete lines of text from an empty line buffer: the same paper as
@@ -682,7 +737,7 @@ class EscposEmulator(Emulator):
                 self._put_text(line)  # wraps: the general way
                 self._line_feed()
             else:
-                self.paper.add(TextLine([Span(line, style)], align, columns, spacing))
+                self._paper.add(TextLine([Span(line, style)], align, columns, spacing))
 
     def _tab(self) -> None:
         char_dots = self._char_dots(self._modes.font) * self._modes.width
@@ -698,10 +753,10 @@ class EscposEmulator(Emulator):
         if line.empty:
             return False
         if line.stripe is not None:
-            self.paper.add(RasterImage(line.stripe, ImageSource.COLUMN, line.align))
+            self._paper.add(RasterImage(line.stripe, ImageSource.COLUMN, line.align))
         if line.spans:
             columns = self._line_columns(line.spans[0].style.font)
-            self.paper.add(TextLine(line.spans, line.align, columns, self._modes.line_spacing))
+            self._paper.add(TextLine(line.spans, line.align, columns, self._modes.line_spacing))
         self._line = _Line(align=self._modes.align)
         return True
 
@@ -711,7 +766,7 @@ class EscposEmulator(Emulator):
     def _line_feed(self) -> None:
         if not self._flush_line():
             columns = self._line_columns(self._modes.font)
-            self.paper.add(TextLine([], self._modes.align, columns, self._modes.line_spacing))
+            self._paper.add(TextLine([], self._modes.align, columns, self._modes.line_spacing))
 
     def _esc_feed_lines(self, cmd: bytes) -> None:
         if cmd[2] == 0:
@@ -721,18 +776,19 @@ class EscposEmulator(Emulator):
 
     def _feed_dots(self, dots: int) -> None:
         self._flush_line()
-        self.paper.add(Feed(dots))
+        self._paper.add(Feed(dots))
 
     # -- mechanics -------------------------------------------------------------------------
     def _cut(self, partial: bool) -> None:
         self._flush_line()
-        self.paper.add(Cut(partial=partial))
-        self.cuts += 1
+        self._paper.add(Cut(partial=partial))
+        self._cuts += 1
 
     def _drawer_pulse(self, pin: int, on_ms: int) -> None:
+        self._print_pending()  # the pulse comes after what was sent before it
         pulse = DrawerPulse(pin=pin, on_ms=on_ms)
         self.drawer_pulses.append(pulse)
-        self.paper.add(pulse)
+        self._paper.add(pulse)
         self._device.drawer_open = True
         self._status_changed()
         if self.drawer_auto_close_ms > 0:
@@ -759,13 +815,13 @@ class EscposEmulator(Emulator):
         else:
             raw, symbology = cmd[4:], _SYMBOLOGIES.get(m)
         if symbology is None:
-            self.unknown_commands.append(cmd[:3])
+            self._unknown_commands.append(cmd[:3])
             return
         code128 = symbology in (Symbology.CODE128, Symbology.GS1_128)
         data = decode_code128(raw) if code128 else raw.decode("latin-1")
         self._flush_line()
         modes = self._modes
-        self.paper.add(
+        self._paper.add(
             Barcode(
                 symbology=symbology,
                 data=data,
@@ -784,19 +840,19 @@ class EscposEmulator(Emulator):
         elif function == ord("L") and len(payload) >= 2:
             self._graphics(cmd, payload)
         else:
-            self.unknown_commands.append(cmd[:3])
+            self._unknown_commands.append(cmd[:3])
 
     def _gs_8(self, cmd: bytes) -> None:
         if cmd[2] == ord("L") and len(cmd) >= 9:
             self._graphics(cmd, cmd[7:])
         else:
-            self.unknown_commands.append(cmd[:3])
+            self._unknown_commands.append(cmd[:3])
 
     def _gs_paren_k(self, cmd: bytes, payload: bytes) -> None:
         symbol, fn = payload[0], payload[1]
         modes = self._modes
         if symbol != 49:  # only QR (cn 49); PDF417, MaxiCode, ... are not emulated
-            self.unknown_commands.append(cmd[:7])
+            self._unknown_commands.append(cmd[:7])
         elif fn == 65 and len(payload) >= 3:
             modes.qr_model = {49: 1, 50: 2, 51: 3}.get(payload[2], 2)
         elif fn == 67 and len(payload) >= 3:
@@ -811,7 +867,7 @@ class EscposEmulator(Emulator):
                 text = modes.qr_data.decode("utf-8")
             except UnicodeDecodeError:
                 text = modes.qr_data.decode("latin-1")
-            self.paper.add(
+            self._paper.add(
                 QrCode(
                     data=text,
                     module_size=modes.qr_module,
@@ -821,19 +877,19 @@ class EscposEmulator(Emulator):
                 )
             )
         else:
-            self.unknown_commands.append(cmd[:7])
+            self._unknown_commands.append(cmd[:7])
 
     # -- images ----------------------------------------------------------------------------
     def _gs_raster(self, cmd: bytes) -> None:
         if cmd[2] != ord("0"):
-            self.unknown_commands.append(cmd[:3])
+            self._unknown_commands.append(cmd[:3])
             return
         mode = cmd[3] % 48
         width, height = (cmd[4] | cmd[5] << 8) * 8, cmd[6] | cmd[7] << 8
         image = bits_to_image(cmd[8:], width, height)
         image = scaled(image, 2 if mode in (1, 3) else 1, 2 if mode in (2, 3) else 1)
         self._flush_line()
-        self.paper.add(RasterImage(image, ImageSource.RASTER, self._modes.align))
+        self._paper.add(RasterImage(image, ImageSource.RASTER, self._modes.align))
 
     def _graphics(self, cmd: bytes, payload: bytes) -> None:
         """``GS ( L`` / ``GS 8 L``: fn 112 stores a raster in the buffer, fn 50 prints it."""
@@ -848,15 +904,15 @@ class EscposEmulator(Emulator):
             graphics = self._modes.graphics
             if graphics is not None:
                 self._flush_line()
-                self.paper.add(RasterImage(graphics, ImageSource.GRAPHICS, self._modes.align))
+                self._paper.add(RasterImage(graphics, ImageSource.GRAPHICS, self._modes.align))
                 self._modes.graphics = None
         elif fn not in (48, 49):  # 48/49 query capacity/tone: harmless
-            self.unknown_commands.append(cmd[:7])
+            self._unknown_commands.append(cmd[:7])
 
     def _esc_bit_image(self, cmd: bytes) -> None:
         mode = cmd[2]
         if mode not in (0, 1, 32, 33):
-            self.unknown_commands.append(cmd[:3])
+            self._unknown_commands.append(cmd[:3])
             return
         stripe = column_image(mode, cmd[5:])
         line = self._line
