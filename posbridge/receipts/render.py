@@ -117,10 +117,10 @@ def _text_of(block: Block, profile: PrinterProfile) -> str | None:
     match block:
         case TextBlock():
             width = line_columns(profile, font=block.font, size=block.size)
-            return _printable("\n".join(wrap(block.text, width))) + "\n"
+            return "\n".join(wrap(block.text, width)) + "\n"
         case ColumnsBlock():
             width = line_columns(profile, font=block.font, size=block.size)
-            return _printable("\n".join(columns_lines(block.left, block.right, width))) + "\n"
+            return "\n".join(columns_lines(block.left, block.right, width)) + "\n"
         case RuleBlock():
             return rule_line(block.char, line_columns(profile, font=block.font)) + "\n"
     return None
@@ -129,7 +129,7 @@ def _text_of(block: Block, profile: PrinterProfile) -> str | None:
 def _print_run(encoder: ReceiptEncoder, run: list[str], style: _Style) -> None:
     bold, underline, size, align, font = style
     encoder.text(
-        "".join(run), bold=bold, underline=underline, size=size, align=align, font=font
+        _printable("".join(run)), bold=bold, underline=underline, size=size, align=align, font=font
     )
 
 
