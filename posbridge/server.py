@@ -82,6 +82,9 @@ async def serve(config: Config, state_dir: Path, *, host: str, port: int, demo: 
                 lifespan="off",
                 access_log=False,
                 http="httptools",
+                # Nothing stands in front of the daemon: no X-Forwarded-* header is
+                # believed (and no middleware looks for them on every request).
+                proxy_headers=False,
                 log_level="warning",
                 timeout_graceful_shutdown=5,
             )

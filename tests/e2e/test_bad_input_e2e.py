@@ -68,6 +68,11 @@ def test_bad_input_gets_clear_4xx_and_nothing_happens(tmp_path: Path) -> None:
                  403, "origin_not_allowed")
         _problem(client.post(RECEIPTS, json=small_receipt("x"), headers={"Origin": "null"}),
                  403, "origin_not_allowed")
+        # No proxy stands in front of the daemon: a forwarded scheme is not believed, so it
+        # cannot make an https page's origin pass for the daemon's own.
+        _problem(client.post(RECEIPTS, json=small_receipt("x"), headers={
+            "Origin": f"https://127.0.0.1:{daemon.port}", "X-Forwarded-Proto": "https"}),
+                 403, "origin_not_allowed")
         with httpx.Client(base_url=daemon.base_url) as anonymous:
             _problem(anonymous.post(RECEIPTS, json=small_receipt("x")), 401, "unauthorized")
             _problem(anonymous.post(RECEIPTS, json=small_receipt("x"),
