@@ -17,6 +17,8 @@ is writing at that instant: a short transaction on a second connection, committe
 without an fsync, instead of two thread hops that cost more than the work. A lock keeps
 the two connections from ever writing at the same time, so SQLite never makes either
 wait; the caller never waits for it either (it goes the usual way when it is taken).
+One wait for the disk remains: the first commit after the log was checkpointed rewrites
+the log's header, and SQLite syncs that (about once every few hundred commits).
 
 Reads use a second connection on a single reader thread; under WAL they never wait
 for the writer and only ever see committed rows.
@@ -183,7 +185,10 @@ class GroupCommitWriter:
             except BaseException as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                raise _translate(exc) from exc
+                translated = _translate(exc)
+                if translated is exc:
+                    raise
+                raise translated from exc
         finally:
             self._writing.release()
         c = self._counters

@@ -628,8 +628,9 @@ async def test_an_operation_without_fsync_runs_at_once_when_nobody_writes(
             conn.execute("INSERT INTO t VALUES (3)")
             raise ValueError("refused")
 
-        with pytest.raises(ValueError, match="refused"):
+        with pytest.raises(ValueError, match="refused") as info:
             writer.run_here(fail)
+        assert info.value.__cause__ is None  # passed on as it was raised
         assert raw.execute("SELECT x FROM t").fetchall() == [(1,)]
         raw.close()
     finally:
