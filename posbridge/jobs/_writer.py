@@ -266,9 +266,12 @@ class GroupCommitWriter:
         try:
             self._set_sync(conn, full=any(op.durable for op in batch))
             conn.execute("BEGIN IMMEDIATE")
-            for op in batch:
-                self._run_one(conn, op)
-            conn.execute("COMMIT")
+            if len(batch) == 1:
+                self._run_alone(conn, batch[0])
+            else:
+                for op in batch:
+                    self._run_one(conn, op)
+                conn.execute("COMMIT")
         except sqlite3.Error as exc:
             batch_error = _translate(exc)
             with contextlib.suppress(sqlite3.Error):
@@ -306,6 +309,19 @@ class GroupCommitWriter:
         if full != self._sync_full:
             conn.execute("PRAGMA synchronous = FULL" if full else "PRAGMA synchronous = NORMAL")
             self._sync_full = full
+
+    @staticmethod
+    def _run_alone(conn: sqlite3.Connection, op: _Op[Any]) -> None:
+        """The only operation of its batch: no savepoint needed, its failure undoes the
+        whole transaction (two statements fewer, on the path every answer waits for)."""
+        try:
+            op.result = op.fn(conn)
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, not swallowed
+            op.error = _translate(exc)
+            if conn.in_transaction:  # an I/O error may have ended it already
+                conn.execute("ROLLBACK")
+            return
+        conn.execute("COMMIT")
 
     @staticmethod
     def _run_one(conn: sqlite3.Connection, op: _Op[Any]) -> None:

@@ -163,6 +163,17 @@ async def test_failing_op_does_not_fail_its_batch(store: JobStore) -> None:
     assert store.stats.commits - before < 41
 
 
+async def test_a_failing_op_alone_in_its_batch_leaves_nothing_behind(store: JobStore) -> None:
+    def broken(job: Job) -> dict[str, object]:
+        raise RuntimeError("factory broke")
+
+    with pytest.raises(RuntimeError, match="factory broke"):
+        await store.submit(receipt(response_factory=broken))  # the job row was inserted
+    assert (await store.counts()).get("queued", 0) == 0
+    assert (await store.submit(receipt())).job.state is S.QUEUED  # the writer goes on
+    assert (await store.counts())["queued"] == 1
+
+
 async def test_fifo_per_device_and_held_blocks(store: JobStore) -> None:
     a1 = (await store.submit(receipt("a"))).job
     b1 = (await store.submit(receipt("b"))).job
