@@ -31,7 +31,7 @@ class Document(BaseModel):
 
 
 Wait = Annotated[float, Query(ge=0, le=300)]
-_WAIT: TypeAdapter[float] = TypeAdapter(Annotated[float, Field(ge=0, le=300)])
+_WAIT: TypeAdapter[float] = TypeAdapter(Wait)
 
 
 async def documents(name: str, body: Document, wait: Wait = 0) -> Response:
